@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
@@ -105,7 +106,7 @@ async function main(): Promise<number> {
       ifName: 'eth0',
     });
   }
-  const left = fs.readdirSync(path.join(dataDir, network.name)).filter((f) => /^[0-9a-f.:]+$/i.test(f));
+  const left = fs.readdirSync(path.join(dataDir, network.name)).filter((f) => net.isIP(f) !== 0);
   console.log(`\nDEL both pods: ${left.length} addresses left allocated`);
   return failures === 0 && left.length === 0 ? 0 : 1;
 }

@@ -1,0 +1,134 @@
+/**
+ * The nftables interface weft's backends program against, and its real implementation, which
+ * runs the `nft` binary (inside a network namespace when given one).
+ *
+ * `FakeNft` (kernel/nft/fake.ts) implements the same interface in memory, so compilers and the
+ * sync loop are tested without a kernel.
+ */
+import { execTool, systemBinary } from '../exec';
+import { NftError, nftErrorFromOutput, parseNftDiagnostics } from './errors';
+import { chainFromJson, parseNftJson, setFromJson, tableFromJson } from './parse-json';
+import { parseNftText } from './parse-text';
+import { renderTableRef } from './render';
+import type { Transaction } from './transaction';
+import type { ChainInfo, MapInfo, RuleInfo, Ruleset, SetInfo, TableRef } from './types';
+
+/** What `list` returns for each kind. */
+export interface ListKinds {
+  chains: ChainInfo[];
+  rules: RuleInfo[];
+  sets: SetInfo[];
+  maps: MapInfo[];
+}
+
+export interface Nft {
+  /** Applies the transaction atomically; throws NftError (nothing applied) when nft refuses it. */
+  run(tx: Transaction): Promise<void>;
+  /** Asks nft whether the transaction would apply (`nft -c`), changing nothing. */
+  check(tx: Transaction): Promise<void>;
+  /** Tables of every family. */
+  listTables(): Promise<TableRef[]>;
+  /** One kind of object in a table; empty when the table does not exist. */
+  list<K extends keyof ListKinds>(table: TableRef, kind: K): Promise<ListKinds[K]>;
+  /** Everything in a table, or undefined when it does not exist. */
+  listRuleset(table: TableRef): Promise<Ruleset | undefined>;
+}
+
+/** Picks one kind out of a ruleset; shared by the real and the fake implementation. */
+export function pickKind<K extends keyof ListKinds>(ruleset: Ruleset | undefined, kind: K): ListKinds[K] {
+  if (!ruleset) return [] as unknown as ListKinds[K];
+  const picked: ListKinds = { chains: ruleset.chains, rules: ruleset.rules, sets: ruleset.sets, maps: ruleset.maps };
+  return picked[kind];
+}
+
+export interface NftCliOptions {
+  /** Network namespace path to run nft in; the current one when absent. */
+  netns?: string;
+  /** The nft binary; 'nft' from the system directories by default (see systemBinary). */
+  binary?: string;
+  /** Per-invocation time limit; 30 s by default. */
+  timeoutMs?: number;
+}
+
+/** Runs the real `nft`. */
+export class NftCli implements Nft {
+  constructor(private readonly options: NftCliOptions = {}) {}
+
+  async run(tx: Transaction): Promise<void> {
+    await this.apply(tx, ['-f', '-']);
+  }
+
+  async check(tx: Transaction): Promise<void> {
+    await this.apply(tx, ['-c', '-f', '-']);
+  }
+
+  async listTables(): Promise<TableRef[]> {
+    const stdout = await this.read(['-j', 'list', 'tables']);
+    return parseNftJson(stdout)
+      .filter((o) => o.kind === 'table')
+      .map((o) => {
+        const t = tableFromJson(o.body);
+        return { family: t.family, name: t.name };
+      });
+  }
+
+  async list<K extends keyof ListKinds>(table: TableRef, kind: K): Promise<ListKinds[K]> {
+    return pickKind(await this.listRuleset(table), kind);
+  }
+
+  async listRuleset(table: TableRef): Promise<Ruleset | undefined> {
+    const ref = renderTableRef(table).split(' ');
+    // JSON for structure and elements, text for rules and comments (see parse-json.ts).
+    const [json, text] = await Promise.all([
+      this.read(['-j', 'list', 'table', ...ref], true),
+      this.read(['-a', 'list', 'table', ...ref], true),
+    ]);
+    if (json === undefined || text === undefined) return undefined;
+    const objects = parseNftJson(json);
+    const listing = parseNftText(text);
+    const tableObj = objects.find((o) => o.kind === 'table');
+    if (!tableObj) return undefined;
+    const info = tableFromJson(tableObj.body);
+    if (info.comment === undefined && listing.tableComment !== undefined) info.comment = listing.tableComment;
+    const chains = objects
+      .filter((o) => o.kind === 'chain')
+      .map((o) => {
+        const chain = chainFromJson(o.body);
+        const comment = listing.chainComments.get(chain.name);
+        if (chain.comment === undefined && comment !== undefined) chain.comment = comment;
+        return chain;
+      });
+    return {
+      table: info,
+      chains,
+      rules: listing.rules,
+      sets: objects.filter((o) => o.kind === 'set').map((o) => setFromJson(o.body)),
+      maps: objects.filter((o) => o.kind === 'map').map((o) => setFromJson(o.body)),
+    };
+  }
+
+  private async apply(tx: Transaction, args: string[]): Promise<void> {
+    if (tx.size === 0) return;
+    const input = tx.render();
+    const result = await execTool(this.binary, args, { netns: this.options.netns, input, timeoutMs: this.options.timeoutMs });
+    if (result.code !== 0) throw nftErrorFromOutput(input, tx.operations(), result.stderr, result.code);
+  }
+
+  /** Runs a read-only nft command; with `missingOk`, "No such file or directory" gives undefined. */
+  private async read(args: string[]): Promise<string>;
+  private async read(args: string[], missingOk: true): Promise<string | undefined>;
+  private async read(args: string[], missingOk = false): Promise<string | undefined> {
+    const result = await execTool(this.binary, args, { netns: this.options.netns, timeoutMs: this.options.timeoutMs });
+    if (result.code === 0) return result.stdout;
+    if (missingOk && /No such file or directory/.test(result.stderr)) return undefined;
+    throw new NftError(`nft ${args.join(' ')} failed: ${result.stderr.trim().split('\n')[0] ?? ''}`, {
+      diagnostics: parseNftDiagnostics(result.stderr),
+      stderr: result.stderr,
+      exitCode: result.code,
+    });
+  }
+
+  private get binary(): string {
+    return systemBinary(this.options.binary ?? 'nft');
+  }
+}
