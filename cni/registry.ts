@@ -7,6 +7,8 @@ import type { CniPlugin } from './plugin';
 
 export type PluginLoader = () => CniPlugin;
 
-export const PLUGINS: Readonly<Record<string, PluginLoader>> = {};
+export const PLUGINS: Readonly<Record<string, PluginLoader>> = {
+  'weft-ipam': () => (require('../ipam/plugin') as typeof import('../ipam/plugin')).ipamPlugin,
+};
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

@@ -22,6 +22,18 @@ export enum ErrorCode {
   LimitedConnectivity = 51,
 }
 
+/**
+ * weft's plugin-specific code (the spec reserves 100+ for plugins): CHECK found the attachment
+ * different from what the previous result says (a missing address, route, link or allocation).
+ */
+export const CHECK_MISMATCH = 100;
+
+/**
+ * What an unexpected failure (a kernel error, a bug) is reported as. The reference plugins use
+ * 999 for everything plugin-specific; runtimes only distinguish "error" from the spec's codes.
+ */
+export const PLUGIN_FAILURE = 999;
+
 export interface Interface {
   name: string;
   mac?: string;

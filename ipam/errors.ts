@@ -14,10 +14,10 @@
  * - 50 PluginNotAvailable: STATUS, when the store is unusable (see allocator.ts storeStatus).
  * - 100 (plugin-specific, spec allows 100+): CHECK found the allocation missing or different.
  */
-import { CniError, ErrorCode } from '../cni/types';
+import { CHECK_MISMATCH, CniError, ErrorCode } from '../cni/types';
 
 /** Plugin-specific code: CHECK found the container's allocation missing or changed. */
-export const ALLOCATION_MISMATCH = 100;
+export const ALLOCATION_MISMATCH = CHECK_MISMATCH;
 
 export function configError(message: string, details?: string): CniError {
   return new CniError(ErrorCode.InvalidNetworkConfig, message, details);

@@ -42,6 +42,8 @@ export interface ExecOptions {
   input?: string;
   /** Kills the process (SIGKILL) after this long; 30 s by default. */
   timeoutMs?: number;
+  /** Variables set on top of this process's environment. */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface ExecResult {
@@ -72,7 +74,7 @@ export function execTool(file: string, args: readonly string[], options: ExecOpt
     spawn(file, [...args], {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       // A predictable C locale keeps error messages parseable.
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...options.env },
     });
   const child = options.netns === undefined ? start() : inNetns(options.netns, start);
 

@@ -16,8 +16,11 @@ export const REFERENCE_CNI_DIR = '/usr/lib/cni';
 export const DEFAULT_CNI_PATH = [WEFT_BIN_DIR, REFERENCE_CNI_DIR];
 
 export interface CniInvocation {
-  /** Namespace the plugin runs in (the "host" of the pod). */
-  hostNetns: string;
+  /**
+   * Namespace the plugin runs in (the "host" of the pod). Only a plugin that touches no network
+   * namespace (an IPAM plugin) may be run without one, in the caller's own namespace.
+   */
+  hostNetns?: string;
   /** Plugin type, looked up on cniPath. */
   plugin: string;
   command: 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
@@ -33,7 +36,9 @@ export interface CniInvocation {
 }
 
 export interface CniOutcome {
+  /** The exit status, or 128 when the plugin was killed by a signal. */
   exitCode: number;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** The parsed stdout, when it is JSON. */
@@ -73,7 +78,8 @@ export function runCni(inv: CniInvocation): Promise<CniOutcome> {
   };
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = inNetns(inv.hostNetns, () => spawn(exe, [], { env, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const start = () => spawn(exe, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = inv.hostNetns === undefined ? start() : inNetns(inv.hostNetns, start);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -89,6 +95,7 @@ export function runCni(inv: CniInvocation): Promise<CniOutcome> {
       }
       resolve({
         exitCode: code ?? (signal ? 128 : 1),
+        signal,
         stdout,
         stderr: Buffer.concat(err).toString('utf8'),
         json,

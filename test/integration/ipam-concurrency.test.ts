@@ -1,5 +1,5 @@
 /**
- * weft-ipam as separate processes (through ipam-driver): many ADDs at once, and a process
+ * weft-ipam as separate processes (dist/bin/weft-ipam): many ADDs at once, and a process
  * killed in the middle of an ADD.
  */
 import test, { type ExecutionContext } from 'ava';

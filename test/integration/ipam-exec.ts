@@ -1,14 +1,9 @@
 /**
- * Runs an IPAM plugin process the way a runtime does (CNI_* environment, configuration on
- * stdin) for the weft-ipam tests: the reference host-local, or weft-ipam through ipam-driver.
- * IPAM plugins touch no network namespace, so no namespace is needed (CNI_NETNS is only a
- * string that must be present).
+ * Runs an IPAM plugin executable the way a runtime does, for the weft-ipam tests: the reference
+ * host-local or weft-ipam (dist/bin/weft-ipam). IPAM plugins touch no network namespace, so they
+ * run in the test's own namespace and CNI_NETNS is only a string that must be present.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-
-export const HOST_LOCAL = '/usr/lib/cni/host-local';
-const DRIVER = path.join(__dirname, 'ipam-driver.js');
+import { runCni, type CniOutcome } from '../../lab/cni-exec';
 
 export type IpamPluginKind = 'weft-ipam' | 'host-local';
 
@@ -23,50 +18,15 @@ export interface IpamCall {
   env?: Record<string, string>;
 }
 
-export interface IpamOutcome {
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  json?: Record<string, unknown>;
-}
-
-export function runIpam(call: IpamCall): Promise<IpamOutcome> {
-  const [file, argv] = call.plugin === 'host-local' ? [HOST_LOCAL, []] : [process.execPath, [DRIVER]];
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    CNI_COMMAND: call.command,
-    CNI_PATH: '/usr/lib/cni',
-    CNI_NETNS: '/var/run/netns/weft-t-unused',
-    CNI_ARGS: Object.entries({ IgnoreUnknown: '1', ...(call.args ?? {}) }).map(([k, v]) => `${k}=${v}`).join(';'),
-    ...(call.containerId !== undefined ? { CNI_CONTAINERID: call.containerId } : {}),
-    ...(call.ifName !== undefined ? { CNI_IFNAME: call.ifName } : {}),
-    ...(process.env.WEFT_NATIVE_ADDON ? { WEFT_NATIVE_ADDON: process.env.WEFT_NATIVE_ADDON } : {}),
-    ...(call.env ?? {}),
-  };
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { env, stdio: ['pipe', 'pipe', 'inherit'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ exitCode, signal, stdout, json });
-    });
-    child.stdin.end(JSON.stringify(call.config));
-  });
+export function runIpam(call: IpamCall): Promise<CniOutcome> {
+  return runCni({ ...call, netns: '/var/run/netns/weft-t-unused' });
 }
 
 /** Runs the call and fails with its output unless it exited 0. */
-export async function runIpamOk(call: IpamCall): Promise<IpamOutcome> {
+export async function runIpamOk(call: IpamCall): Promise<CniOutcome> {
   const outcome = await runIpam(call);
   if (outcome.exitCode !== 0) {
-    throw new Error(`${call.plugin} ${call.command} ${call.containerId ?? ''} failed (${outcome.exitCode ?? outcome.signal}): ${outcome.stdout}`);
+    throw new Error(`${call.plugin} ${call.command} ${call.containerId ?? ''} failed (${outcome.signal ?? outcome.exitCode}): ${outcome.stdout}`);
   }
   return outcome;
 }

@@ -1,7 +1,7 @@
 /**
  * weft-ipam and the reference host-local (/usr/lib/cni/host-local, run for real) sharing one
  * data directory: each continues where the other stopped, releases the other's allocations,
- * and their locks exclude each other. weft-ipam runs through ipam-driver (see there).
+ * and their locks exclude each other. Both run as executables.
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
