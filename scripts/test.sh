@@ -5,6 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 log=$(mktemp)
+# Names this run's test namespaces, so the clean-up below touches no other run's.
+export WEFT_TEST_RUN="r$$"
 trap 'node dist/test/helpers/cleanup.js; rm -f "$log"' EXIT
 node_modules/.bin/ava --tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
