@@ -1,16 +1,28 @@
 /**
- * `npm run bench [-- --only cni|startup] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|ipam|attach] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
 import crypto from 'node:crypto';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
+import { pluginPath } from '../lab/cni-exec';
+import { benchAttach } from './cni-attach';
 import { benchIpam } from './cni-ipam';
 import { benchStartup } from './startup';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Whether a plugin executable exists on the lab's CNI path (a plugin not built yet is skipped). */
+function installed(plugin: string): boolean {
+  try {
+    pluginPath(plugin);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function main(): Promise<void> {
@@ -25,7 +37,8 @@ async function main(): Promise<void> {
   try {
     console.log(`weft benchmarks on ${process.platform} ${process.arch}, node ${process.version}, ${new Date().toISOString()}`);
     if (!only || only === 'startup') benchStartup(runs);
-    if (!only || only === 'cni') await benchIpam(ns, runs);
+    if (!only || only === 'ipam') await benchIpam(ns, runs);
+    if (!only || only === 'attach') await benchAttach(ns, runs, installed);
   } finally {
     cleanup();
   }

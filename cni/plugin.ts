@@ -49,3 +49,13 @@ export interface CniPlugin {
   /** GC releases resources of attachments not in the valid list; absent means nothing to do. */
   gc?(req: GcRequest): Promise<void>;
 }
+
+/** How a plugin is built: where "the host" is for it. */
+export interface PluginOptions {
+  /**
+   * The namespace the plugin treats as the host (bridges, host veth ends, masquerade rules).
+   * The process's own namespace when absent; the CNI server (cni/server.ts) passes the calling
+   * shim's namespace, tests pass a namespace they created.
+   */
+  hostNetns?: string;
+}

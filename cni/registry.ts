@@ -3,11 +3,12 @@
  * module only when called, so that VERSION (which runtimes call before every ADD and DEL) and
  * each plugin pay only for what they use.
  */
-import type { CniPlugin } from './plugin';
+import type { CniPlugin, PluginOptions } from './plugin';
 
-export type PluginLoader = () => CniPlugin;
+export type PluginLoader = (options?: PluginOptions) => CniPlugin;
 
 export const PLUGINS: Readonly<Record<string, PluginLoader>> = {
+  // IPAM touches no network namespace: one plugin object serves every host.
   'weft-ipam': () => (require('../ipam/plugin') as typeof import('../ipam/plugin')).ipamPlugin,
 };
 

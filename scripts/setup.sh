@@ -17,6 +17,7 @@ have iperf3 || need_pkgs+=(iperf3)
 have ping || need_pkgs+=(iputils-ping)
 have make || need_pkgs+=(make)
 have g++ || need_pkgs+=(g++)
+have cc || need_pkgs+=(gcc)
 have python3 || need_pkgs+=(python3)
 [ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
