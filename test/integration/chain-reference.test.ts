@@ -17,7 +17,7 @@ import { tempNetns } from '../helpers/netns';
 import { outsideNetwork } from '../helpers/topology';
 
 /** The attachment plugins under test; the reference bridge shows what the chain does when it works. */
-const BRIDGE_TYPES = ['bridge'];
+const BRIDGE_TYPES = ['bridge', 'weft-bridge'];
 
 function tempDir(t: ExecutionContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-chain-'));
