@@ -70,8 +70,12 @@ export interface TcpServer {
 
 /** Starts a TCP server on every address of the namespace; it answers "weft <label>". */
 export async function startTcpServer(nsPath: string, port: number, label: string): Promise<TcpServer> {
+  return startServer(nsPath, SERVER_SRC, [String(port), label]);
+}
+
+async function startServer(nsPath: string, source: string, args: string[]): Promise<TcpServer> {
   const child: ChildProcess = inNetns(nsPath, () =>
-    spawn(process.execPath, ['-e', SERVER_SRC, String(port), label], {
+    spawn(process.execPath, ['-e', source, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: withoutCaBundle(process.env),
     }),
@@ -97,4 +101,18 @@ export interface TcpProbeResult {
 export async function tcpProbe(fromNs: string, address: string, port: number, timeoutMs = 1500): Promise<TcpProbeResult> {
   const { code, stdout } = await runIn(fromNs, process.execPath, ['-e', CLIENT_SRC, address, String(port), String(timeoutMs)], timeoutMs + 3000);
   return { ok: code === 0, detail: stdout.trim() };
+}
+
+const PEER_SERVER_SRC = `
+const net = require('net');
+const server = net.createServer((s) => { s.end(s.remoteAddress.replace(/^::ffff:/, '')); });
+server.listen({ port: Number(process.argv[1]), host: '::', ipv6Only: false }, () => process.stdout.write('ready\\n'));
+`;
+
+/**
+ * Starts a TCP server that answers each connection with the address it came from, so a probe
+ * shows what source address the server saw (masquerade, DNAT).
+ */
+export async function startPeerAddressServer(nsPath: string, port: number): Promise<TcpServer> {
+  return startServer(nsPath, PEER_SERVER_SRC, [String(port)]);
 }
