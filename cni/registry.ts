@@ -11,6 +11,7 @@ export const PLUGINS: Readonly<Record<string, PluginLoader>> = {
   // IPAM touches no network namespace: one plugin object serves every host.
   'weft-ipam': () => (require('../ipam/plugin') as typeof import('../ipam/plugin')).ipamPlugin,
   'weft-bridge': (options) => (require('./bridge/plugin') as typeof import('./bridge/plugin')).createBridgePlugin(options),
+  'weft-macvlan': (options) => (require('./macvlan/plugin') as typeof import('./macvlan/plugin')).createMacvlanPlugin(options),
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);
