@@ -2,7 +2,8 @@
  * weft-bridge vs the reference bridge and weft-macvlan vs the reference macvlan: ADD, CHECK and
  * DEL latency of the real executables run as a runtime runs them, interleaved (reference, weft,
  * reference, ...) so that machine noise hits both alike, each pair with the same IPAM (the
- * reference host-local); plus weft-bridge with weft-ipam, which it runs in-process. Then the
+ * reference host-local); plus weft-bridge with weft-ipam, which it runs in-process, and both
+ * weft plugins called through weft-cni-shim and a CNI server (no Node.js start per call). Then the
  * wall-clock time of 50 ADDs started at once on one bridge, and of their 50 DELs.
  *
  * Everything happens in the bench's node namespace and pod namespaces created here.
@@ -13,13 +14,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { withNetlink } from '../kernel/netlink';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
-import { runCniOk, type CniInvocation } from '../lab/cni-exec';
+import { startCniServer } from '../cni/server';
+import { DEFAULT_CNI_PATH, runCniOk, SHIM_BIN_DIR, type CniInvocation } from '../lab/cni-exec';
 import { header, row, summarize } from './stats';
 
 interface Contender {
   label: string;
   plugin: string;
   config: Record<string, unknown>;
+  /** For calls through weft-cni-shim: its CNI path and the server's socket. */
+  via?: Pick<CniInvocation, 'cniPath' | 'env'>;
   /** The label of the row this one is compared to. */
   reference?: string;
 }
@@ -28,7 +32,7 @@ function podNetns(tag: string): string {
   return createNamedNetns(`weft-bench-pod-${tag}-${crypto.randomBytes(3).toString('hex')}`);
 }
 
-function contenders(dataDir: string): Contender[] {
+function contenders(dataDir: string, shim: Contender['via']): Contender[] {
   const hostLocal = (subnet: string) => ({ type: 'host-local', subnet, dataDir });
   const bridge = (type: string, name: string, ipam: object) => ({ cniVersion: '1.0.0', name, type, bridge: name, isGateway: true, ipam });
   const macvlan = (type: string, name: string, subnet: string) => ({ cniVersion: '1.0.0', name, type, master: 'mv0', mode: 'bridge', ipam: hostLocal(subnet) });
@@ -41,8 +45,10 @@ function contenders(dataDir: string): Contender[] {
       config: bridge('weft-bridge', 'br-weft-wi', { type: 'weft-ipam', subnet: '10.253.0.0/16', dataDir }),
       reference: 'bridge',
     },
-    { label: 'macvlan', plugin: 'macvlan', config: macvlan('macvlan', 'mv-ref', '10.254.0.0/17') },
-    { label: 'weft-macvlan', plugin: 'weft-macvlan', config: macvlan('weft-macvlan', 'mv-weft', '10.254.128.0/17'), reference: 'macvlan' },
+    { label: 'weft-bridge shim+server', plugin: 'weft-bridge', config: bridge('weft-bridge', 'br-weft-s', hostLocal('10.250.0.0/16')), reference: 'bridge', via: shim },
+    { label: 'macvlan', plugin: 'macvlan', config: macvlan('macvlan', 'mv-ref', '10.254.0.0/18') },
+    { label: 'weft-macvlan', plugin: 'weft-macvlan', config: macvlan('weft-macvlan', 'mv-weft', '10.254.64.0/18'), reference: 'macvlan' },
+    { label: 'weft-macvlan shim+server', plugin: 'weft-macvlan', config: macvlan('weft-macvlan', 'mv-weft-s', '10.254.128.0/18'), reference: 'macvlan', via: shim },
   ];
 }
 
@@ -61,7 +67,7 @@ async function latency(node: string, list: Contender[], runs: number): Promise<v
     for (const c of list) {
       const netns = podNetns(String(i));
       try {
-        const call: CniInvocation = { hostNetns: node, plugin: c.plugin, command: 'ADD', config: c.config, containerId: `bench-${i}`, netns, ifName: 'eth0' };
+        const call: CniInvocation = { hostNetns: node, plugin: c.plugin, command: 'ADD', config: c.config, containerId: `bench-${i}`, netns, ifName: 'eth0', ...c.via };
         const add = await runCniOk(call);
         record(`${c.label} ADD`, add.durationMs);
         const withPrev = { ...c.config, prevResult: add.json };
@@ -86,7 +92,7 @@ async function latency(node: string, list: Contender[], runs: number): Promise<v
 async function concurrent(node: string, c: Contender, count: number): Promise<{ add: number; del: number }> {
   const pods = Array.from({ length: count }, (_, i) => podNetns(`c${i}`));
   try {
-    const calls = pods.map((netns, i): CniInvocation => ({ hostNetns: node, plugin: c.plugin, command: 'ADD', config: c.config, containerId: `burst-${i}`, netns, ifName: 'eth0' }));
+    const calls = pods.map((netns, i): CniInvocation => ({ hostNetns: node, plugin: c.plugin, command: 'ADD', config: c.config, containerId: `burst-${i}`, netns, ifName: 'eth0', ...c.via }));
     let started = process.hrtime.bigint();
     const results = await Promise.all(calls.map((call) => runCniOk(call)));
     const add = Number(process.hrtime.bigint() - started) / 1e6;
@@ -101,9 +107,11 @@ async function concurrent(node: string, c: Contender, count: number): Promise<{ 
 
 export async function benchAttach(node: string, runs: number, available: (plugin: string) => boolean): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-attach-'));
+  const server = await startCniServer({ socketPath: path.join(dataDir, 'cni.sock') });
   try {
     await macvlanMaster(node);
-    const list = contenders(dataDir).filter((c) => available(c.plugin));
+    const shim = { cniPath: [SHIM_BIN_DIR, ...DEFAULT_CNI_PATH], env: { WEFT_CNI_SOCKET: server.socketPath } };
+    const list = contenders(dataDir, shim).filter((c) => available(c.plugin));
     await latency(node, list, runs);
     const burst = 50;
     console.log(`\n${burst} ADDs started at once on one bridge, then their ${burst} DELs: wall-clock ms`);
@@ -112,6 +120,7 @@ export async function benchAttach(node: string, runs: number, available: (plugin
       console.log(`${c.label.padEnd(32)} ADD ${add.toFixed(0).padStart(6)}   DEL ${del.toFixed(0).padStart(6)}`);
     }
   } finally {
+    await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

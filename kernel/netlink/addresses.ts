@@ -1,5 +1,5 @@
 /** Interface addresses (RTM_*ADDR), IPv4 and IPv6. */
-import { AttrStream, rt } from 'netlink';
+import { AttrStream, rt } from './pkg';
 import type { NetlinkConnection } from './connection';
 import {
   AF_INET,

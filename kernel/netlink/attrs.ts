@@ -18,7 +18,7 @@ import {
   putU32,
   putU32be,
   putU8,
-} from 'netlink';
+} from './pkg';
 import { bytesToIp, bytesToMac, ipToBytes, macToBytes } from './ip';
 
 /** Converts one field to an attribute payload and back; `undefined` from encode omits the attribute. */

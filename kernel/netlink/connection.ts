@@ -11,7 +11,7 @@
  * - The socket never keeps the process alive (the package unrefs it while nothing is pending);
  *   `close()` releases the fd and fails whatever is still pending.
  */
-import { createRtNetlink, parseError, rt, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, parseError, rt, type NetlinkMessage, type RtNetlinkSocket } from './pkg';
 import { inNetns } from '../netns';
 import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLMSG_ERROR } from './constants';
 import { NetlinkClosedError, NetlinkError } from './errors';

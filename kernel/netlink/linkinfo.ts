@@ -5,7 +5,7 @@
  * bridge keeps about each enslaved link). Attribute numbers are named as in <linux/if_link.h> and
  * <linux/veth.h>; values not listed here are skipped when decoding.
  */
-import { AttrStream, ifla, rt } from 'netlink';
+import { AttrStream, ifla, rt } from './pkg';
 import {
   type AttrSchema,
   type Codec,

@@ -4,7 +4,7 @@
  * namespace, promiscuity, bridge-port options).
  */
 import fs from 'node:fs';
-import { AttrStream, getU32, ifla, putU32, rt } from 'netlink';
+import { AttrStream, getU32, ifla, putU32, rt } from './pkg';
 import { encodeAttr } from './attrs';
 import type { NetlinkConnection } from './connection';
 import {

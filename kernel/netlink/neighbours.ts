@@ -2,7 +2,7 @@
  * Neighbour entries (RTM_*NEIGH): the IPv4 ARP / IPv6 ND tables, and the bridge forwarding
  * database (family AF_BRIDGE), where a VXLAN device keeps MAC -> remote VTEP entries (NDA_DST).
  */
-import { AttrStream, getU32, putU16be, putU32, rt } from 'netlink';
+import { AttrStream, getU32, putU16be, putU32, rt } from './pkg';
 import type { NetlinkConnection } from './connection';
 import {
   AF_BRIDGE,

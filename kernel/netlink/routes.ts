@@ -3,7 +3,7 @@
  * scope link for a route without gateway and universe otherwise, table main. Deleting matches on
  * what the spec gives (destination and table always; gateway, device, metric when set).
  */
-import { AttrStream, getU32, putU32, rt } from 'netlink';
+import { AttrStream, getU32, putU32, rt } from './pkg';
 import type { NetlinkConnection } from './connection';
 import {
   AF_INET,

@@ -9,9 +9,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeFrame, startCniServer, type CniServer } from '../../cni/server';
-import { runCni, WEFT_BIN_DIR } from '../../lab/cni-exec';
+import { withNetlink } from '../../kernel/netlink';
+import { runCni, SHIM_BIN_DIR, WEFT_BIN_DIR } from '../../lab/cni-exec';
+import { ping } from '../../lab/probe';
+import { tempNetns } from '../helpers/netns';
 
-const SHIM_BIN_DIR = path.join(WEFT_BIN_DIR, '..', 'shim', 'bin');
 
 function tempDir(t: ExecutionContext): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-srv-'));
@@ -110,4 +112,22 @@ test('a second server refuses a socket that is in use; a stale socket file is ta
   const again = await startCniServer({ socketPath: srv.socketPath });
   t.teardown(() => again.close());
   t.is((fs.statSync(again.socketPath).mode & 0o777).toString(8), '600');
+});
+
+test('weft-bridge through the shim acts in the namespace the shim runs in, not the server', async (t) => {
+  const dir = tempDir(t);
+  const srv = await server(t, dir);
+  const node = tempNetns(t, 'node');
+  const podNs = tempNetns(t, 'pod');
+  const config = { cniVersion: '1.0.0', name: 'srvnet', type: 'weft-bridge', bridge: 'weft-srv0', isGateway: true, ipam: { type: 'weft-ipam', subnet: '10.81.0.0/24', dataDir: dir } };
+  const call = { hostNetns: node, plugin: 'weft-bridge', config, containerId: 'srv-pod', netns: podNs, ifName: 'eth0', cniPath: [SHIM_BIN_DIR, WEFT_BIN_DIR], env: { WEFT_CNI_SOCKET: srv.socketPath, WEFT_CNI_FALLBACK_DIR: '/nonexistent' } };
+  const add = await runCni({ ...call, command: 'ADD' });
+  t.is(add.exitCode, 0, add.stdout);
+  t.true(await ping(podNs, '10.81.0.1'));
+  await withNetlink(node, async (nl) => t.truthy(await nl.links.find('weft-srv0')));
+  // The server's own namespace is untouched (read only).
+  await withNetlink(undefined, async (nl) => t.is(await nl.links.find('weft-srv0'), undefined));
+  const del = await runCni({ ...call, command: 'DEL', config: { ...config, prevResult: add.json } });
+  t.is(del.exitCode, 0, del.stdout);
+  await withNetlink(podNs, async (nl) => t.is(await nl.links.find('eth0'), undefined));
 });
