@@ -1,8 +1,10 @@
 /**
- * The demo, until the multi-node lab exists: one node made of a network namespace, two pods
- * attached to it by real CNI plugins exactly as a runtime would call them (Debian's reference
- * `bridge` with weft-ipam for addresses, dual-stack), a real connectivity matrix (ICMP and TCP,
- * IPv4 and IPv6), then DEL and cleanup. Everything happens in namespaces the demo creates.
+ * The demo, until the multi-node lab exists: one node made of a network namespace, pods attached
+ * to it by real CNI plugins exactly as a runtime would call them, a real connectivity matrix
+ * (ICMP and TCP, IPv4 and IPv6), then DEL and cleanup. pod-a and pod-b get weft-bridge with
+ * weft-ipam (dual-stack) through weft-cni-shim and a CNI server the demo runs; pod-c gets
+ * Debian's reference `bridge` with weft-ipam on the same bridge, to show the two side by side.
+ * Everything happens in namespaces the demo creates.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -10,7 +12,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
-import { runCniOk } from './cni-exec';
+import { startCniServer } from '../cni/server';
+import { DEFAULT_CNI_PATH, runCniOk, SHIM_BIN_DIR } from './cni-exec';
 import { ping, startTcpServer, tcpProbe, type TcpServer } from './probe';
 
 interface Pod {
@@ -38,7 +41,7 @@ function cleanup(): void {
 const network = {
   cniVersion: '1.0.0',
   name: 'weft-demo',
-  type: 'bridge',
+  type: 'weft-bridge',
   bridge: 'cni-weft0',
   isGateway: true,
   ipMasq: false,
@@ -50,6 +53,9 @@ const network = {
   },
 };
 
+/** Which plugin attaches each pod. */
+const POD_PLUGINS: Record<string, string> = { 'pod-a': 'weft-bridge', 'pod-b': 'weft-bridge', 'pod-c': 'bridge' };
+
 function cell(ok: boolean): string {
   return ok ? 'ok' : 'FAIL';
 }
@@ -57,21 +63,27 @@ function cell(ok: boolean): string {
 async function main(): Promise<number> {
   const node = netns('node');
   console.log(`node namespace ${node}`);
-  const pods: Pod[] = [];
-  for (const name of ['pod-a', 'pod-b']) {
-    const pod: Pod = { name, netns: netns(name), containerId: `demo-${run}-${name}`, ips: [] };
-    const { json, durationMs } = await runCniOk({
+  const server = await startCniServer({ socketPath: path.join(dataDir, 'cni.sock') });
+  const via = { cniPath: [SHIM_BIN_DIR, ...DEFAULT_CNI_PATH], env: { WEFT_CNI_SOCKET: server.socketPath } };
+  const call = (pod: Pod, command: 'ADD' | 'DEL', prevResult?: unknown) =>
+    runCniOk({
       hostNetns: node,
-      plugin: 'bridge',
-      command: 'ADD',
-      config: network,
+      plugin: POD_PLUGINS[pod.name],
+      command,
+      config: { ...network, type: POD_PLUGINS[pod.name], ...(prevResult ? { prevResult } : {}) },
       containerId: pod.containerId,
       netns: pod.netns,
       ifName: 'eth0',
-      args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: name },
+      args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod.name },
+      ...via,
     });
+  const pods: (Pod & { result?: unknown })[] = [];
+  for (const name of Object.keys(POD_PLUGINS)) {
+    const pod: Pod & { result?: unknown } = { name, netns: netns(name), containerId: `demo-${run}-${name}`, ips: [] };
+    const { json, durationMs } = await call(pod, 'ADD');
+    pod.result = json;
     pod.ips = ((json?.ips ?? []) as { address: string }[]).map((ip) => ip.address.split('/')[0]);
-    console.log(`ADD ${name}: ${pod.ips.join(', ')} (bridge + weft-ipam, ${durationMs.toFixed(0)} ms)`);
+    console.log(`ADD ${name}: ${pod.ips.join(', ')} (${POD_PLUGINS[name]} + weft-ipam, ${durationMs.toFixed(0)} ms)`);
     pods.push(pod);
   }
 
@@ -95,19 +107,10 @@ async function main(): Promise<number> {
     await Promise.all(servers.map((s) => s.stop()));
   }
 
-  for (const pod of pods) {
-    await runCniOk({
-      hostNetns: node,
-      plugin: 'bridge',
-      command: 'DEL',
-      config: network,
-      containerId: pod.containerId,
-      netns: pod.netns,
-      ifName: 'eth0',
-    });
-  }
+  for (const pod of pods) await call(pod, 'DEL', pod.result);
+  await server.close();
   const left = fs.readdirSync(path.join(dataDir, network.name)).filter((f) => net.isIP(f) !== 0);
-  console.log(`\nDEL both pods: ${left.length} addresses left allocated`);
+  console.log(`\nDEL all pods: ${left.length} addresses left allocated`);
   return failures === 0 && left.length === 0 ? 0 : 1;
 }
 
