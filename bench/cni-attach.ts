@@ -15,7 +15,7 @@ import path from 'node:path';
 import { withNetlink } from '../kernel/netlink';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { startCniServer } from '../cni/server';
-import { DEFAULT_CNI_PATH, runCniOk, SHIM_BIN_DIR, type CniInvocation } from '../lab/cni-exec';
+import { DEFAULT_CNI_PATH, REFERENCE_CNI_DIR, runCniOk, SEA_BIN_DIR, SHIM_BIN_DIR, type CniInvocation } from '../lab/cni-exec';
 import { header, row, summarize } from './stats';
 
 interface Contender {
@@ -32,7 +32,7 @@ function podNetns(tag: string): string {
   return createNamedNetns(`weft-bench-pod-${tag}-${crypto.randomBytes(3).toString('hex')}`);
 }
 
-function contenders(dataDir: string, shim: Contender['via']): Contender[] {
+function contenders(dataDir: string, shim: Contender['via'], sea: Contender['via']): Contender[] {
   const hostLocal = (subnet: string) => ({ type: 'host-local', subnet, dataDir });
   const bridge = (type: string, name: string, ipam: object) => ({ cniVersion: '1.0.0', name, type, bridge: name, isGateway: true, ipam });
   const macvlan = (type: string, name: string, subnet: string) => ({ cniVersion: '1.0.0', name, type, master: 'mv0', mode: 'bridge', ipam: hostLocal(subnet) });
@@ -46,6 +46,7 @@ function contenders(dataDir: string, shim: Contender['via']): Contender[] {
       reference: 'bridge',
     },
     { label: 'weft-bridge shim+server', plugin: 'weft-bridge', config: bridge('weft-bridge', 'br-weft-s', hostLocal('10.250.0.0/16')), reference: 'bridge', via: shim },
+    { label: 'weft-bridge SEA', plugin: 'weft-bridge', config: bridge('weft-bridge', 'br-weft-sea', hostLocal('10.249.0.0/16')), reference: 'bridge', via: sea },
     { label: 'macvlan', plugin: 'macvlan', config: macvlan('macvlan', 'mv-ref', '10.254.0.0/18') },
     { label: 'weft-macvlan', plugin: 'weft-macvlan', config: macvlan('weft-macvlan', 'mv-weft', '10.254.64.0/18'), reference: 'macvlan' },
     { label: 'weft-macvlan shim+server', plugin: 'weft-macvlan', config: macvlan('weft-macvlan', 'mv-weft-s', '10.254.128.0/18'), reference: 'macvlan', via: shim },
@@ -111,7 +112,9 @@ export async function benchAttach(node: string, runs: number, available: (plugin
   try {
     await macvlanMaster(node);
     const shim = { cniPath: [SHIM_BIN_DIR, ...DEFAULT_CNI_PATH], env: { WEFT_CNI_SOCKET: server.socketPath } };
-    const list = contenders(dataDir, shim).filter((c) => available(c.plugin));
+    const sea = { cniPath: [SEA_BIN_DIR, REFERENCE_CNI_DIR] };
+    const seaBuilt = fs.existsSync(SEA_BIN_DIR);
+    const list = contenders(dataDir, shim, sea).filter((c) => available(c.plugin) && (c.via !== sea || seaBuilt));
     await latency(node, list, runs);
     const burst = 50;
     console.log(`\n${burst} ADDs started at once on one bridge, then their ${burst} DELs: wall-clock ms`);

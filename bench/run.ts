@@ -4,6 +4,10 @@
  * (also on Ctrl-C).
  */
 import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { pluginPath } from '../lab/cni-exec';
 import { benchAttach } from './cni-attach';
@@ -25,6 +29,22 @@ function installed(plugin: string): boolean {
   }
 }
 
+/**
+ * A CNI server in a process of its own: the start-up bench times children synchronously, which
+ * would starve a server running on this process's event loop.
+ */
+async function withServerProcess(fn: (socketPath: string) => void): Promise<void> {
+  const socketPath = path.join(os.tmpdir(), `weft-bench-${process.pid}.sock`);
+  const server = spawn(process.execPath, [path.join(__dirname, '..', 'cni', 'server-main.js'), '--socket', socketPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await once(server.stderr, 'data'); // "listening on ..."
+    fn(socketPath);
+  } finally {
+    server.kill('SIGTERM');
+    await once(server, 'close');
+  }
+}
+
 async function main(): Promise<void> {
   const only = option('only');
   const runs = Number(option('runs') ?? 30);
@@ -36,7 +56,7 @@ async function main(): Promise<void> {
   });
   try {
     console.log(`weft benchmarks on ${process.platform} ${process.arch}, node ${process.version}, ${new Date().toISOString()}`);
-    if (!only || only === 'startup') benchStartup(runs);
+    if (!only || only === 'startup') await withServerProcess((socketPath) => benchStartup(runs, socketPath));
     if (!only || only === 'ipam') await benchIpam(ns, runs);
     if (!only || only === 'attach') await benchAttach(ns, runs, installed);
   } finally {

@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { WEFT_BIN_DIR } from '../lab/cni-exec';
+import fs from 'node:fs';
+import { SEA_BIN_DIR, SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
 import { header, row, summarize, type Summary } from './stats';
 
 function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
@@ -15,7 +16,11 @@ function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-export function benchStartup(runs: number): void {
+/**
+ * `socketPath`: a running CNI server for the shim rows. The single-executable rows appear when
+ * `npm run build:sea` has built it.
+ */
+export function benchStartup(runs: number, socketPath: string): void {
   const machineEnv = { ...process.env };
   const bareEnv = { ...process.env };
   delete bareEnv.NODE_EXTRA_CA_CERTS;
@@ -24,7 +29,13 @@ export function benchStartup(runs: number): void {
     ['node -e 0 (machine env)', process.execPath, ['-e', '0'], machineEnv],
     ['node -e 0 (no CA bundle)', process.execPath, ['-e', '0'], bareEnv],
     ['weft-ipam VERSION (machine env)', plugin, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }],
+    ['weft-ipam VERSION, shim+server', path.join(SHIM_BIN_DIR, 'weft-ipam'), [], { ...machineEnv, CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: socketPath }],
   ];
+  const sea = path.join(SEA_BIN_DIR, 'weft-ipam');
+  if (fs.existsSync(sea)) {
+    cases.push(['weft-ipam VERSION, SEA (machine env)', sea, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }]);
+    cases.push(['weft-ipam VERSION, SEA (no CA bundle)', sea, [], { ...bareEnv, CNI_COMMAND: 'VERSION' }]);
+  }
   const samples = cases.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) cases.forEach(([, cmd, args, env], k) => samples[k].push(timeOnce(cmd, args, env)));
   const summaries: Summary[] = samples.map(summarize);

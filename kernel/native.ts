@@ -3,6 +3,7 @@
  * Node.js does not expose. Only kernel/ imports this module.
  */
 import path from 'node:path';
+import { addonFromSource } from './addon-source';
 
 export interface NativeBinding {
   /** setns(fd, CLONE_NEWNET) for the calling (main) thread. */
@@ -20,6 +21,7 @@ let binding: NativeBinding | undefined;
 
 /** Loads the addon on first use, so that code paths that never need it never pay for it. */
 export function native(): NativeBinding {
+  binding ??= addonFromSource('weft_native.node') as NativeBinding | undefined;
   if (!binding) {
     // dist/kernel/native.js -> <root>/kernel/native/build/Release/weft_native.node
     const candidates = [

@@ -13,6 +13,8 @@ import { inNetns } from '../kernel/netns';
 export const WEFT_BIN_DIR = path.join(__dirname, '..', 'bin');
 /** weft-cni-shim under each plugin name (hands calls to a CNI server, see cni/server.ts). */
 export const SHIM_BIN_DIR = path.join(__dirname, '..', 'shim', 'bin');
+/** The single executable's plugin links (`npm run build:sea`). */
+export const SEA_BIN_DIR = path.join(__dirname, '..', 'sea', 'bin');
 /** Debian's containernetworking-plugins. */
 export const REFERENCE_CNI_DIR = '/usr/lib/cni';
 export const DEFAULT_CNI_PATH = [WEFT_BIN_DIR, REFERENCE_CNI_DIR];
