@@ -106,6 +106,9 @@ export function runCni(inv: CniInvocation): Promise<CniOutcome> {
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       });
     });
+    // EPIPE when the plugin exits without reading its config (e.g. it could not start):
+    // the exit status and output tell what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(inv.config));
   });
 }
