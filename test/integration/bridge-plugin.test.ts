@@ -270,3 +270,22 @@ test('50 concurrent ADDs on one bridge, then 50 concurrent DELs: distinct addres
   t.deepEqual(after.links.filter((l) => !l.startsWith('weft-br0')), before.links);
   t.notRegex(after.ruleset, /10\.97\.0\.(?!0\/24)/);
 });
+
+test('promiscMode puts the bridge in promiscuous mode', async (t) => {
+  const n = node(t);
+  await pod(t, n, config(n, { promiscMode: true }), 'a');
+  await withNetlink(n.netns, async (nl) => t.true((await nl.links.get('weft-br0')).promisc));
+});
+
+test('isGateway with another address of the subnet on the bridge: refused, unless forceAddress replaces it', async (t) => {
+  const n = node(t);
+  await withNetlink(n.netns, async (nl) => {
+    await nl.links.createBridge({ name: 'weft-br0', up: true });
+    await nl.addresses.add('weft-br0', '10.99.0.50/24');
+  });
+  const err = await failingAdd(t, n, config(n), tempNetns(t, 'p'), /already has 10\.99\.0\.50\/24.*gateway 10\.99\.0\.1\/24/);
+  t.is(err.code, 7);
+  await pod(t, n, config(n, { forceAddress: true }), 'a');
+  const addresses = await withNetlink(n.netns, async (nl) => (await nl.addresses.list({ link: 'weft-br0', family: 4 })).map((a) => a.cidr));
+  t.deepEqual(addresses, ['10.99.0.1/24']);
+});
