@@ -112,7 +112,8 @@ export async function benchAttach(node: string, runs: number, available: (plugin
   try {
     await macvlanMaster(node);
     const shim = { cniPath: [SHIM_BIN_DIR, ...DEFAULT_CNI_PATH], env: { WEFT_CNI_SOCKET: server.socketPath } };
-    const sea = { cniPath: [SEA_BIN_DIR, REFERENCE_CNI_DIR] };
+    // The executable extracts its addons once; into the bench's directory, not /run.
+    const sea = { cniPath: [SEA_BIN_DIR, REFERENCE_CNI_DIR], env: { WEFT_SEA_CACHE: path.join(dataDir, 'sea') } };
     const seaBuilt = fs.existsSync(SEA_BIN_DIR);
     const list = contenders(dataDir, shim, sea).filter((c) => available(c.plugin) && (c.via !== sea || seaBuilt));
     await latency(node, list, runs);

@@ -33,6 +33,7 @@ export function benchStartup(runs: number, socketPath: string): void {
   ];
   const sea = path.join(SEA_BIN_DIR, 'weft-ipam');
   if (fs.existsSync(sea)) {
+    // VERSION loads no addon, so the executable extracts nothing here.
     cases.push(['weft-ipam VERSION, SEA (machine env)', sea, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }]);
     cases.push(['weft-ipam VERSION, SEA (no CA bundle)', sea, [], { ...bareEnv, CNI_COMMAND: 'VERSION' }]);
   }
