@@ -1,0 +1,80 @@
+/**
+ * The Kubernetes objects weft-agent consumes, as they arrive from a source (the API server or a
+ * manifests directory): only the envelope is typed here; each compiler reads the fields it needs
+ * from `spec`/`status`. validateObject turns untrusted input into a typed object or a reason.
+ */
+
+/** The kinds the agent watches. */
+export const WATCHED_KINDS = ['NetworkPolicy', 'Service', 'EndpointSlice', 'Pod', 'Namespace', 'Node'] as const;
+export type WatchedKind = (typeof WATCHED_KINDS)[number];
+
+/** Kinds that are not namespaced. */
+const CLUSTER_SCOPED: ReadonlySet<WatchedKind> = new Set(['Namespace', 'Node']);
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: WatchedKind;
+  metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  /** EndpointSlice keeps its data at the top level. */
+  [field: string]: unknown;
+}
+
+/** "Kind/namespace/name" ("Kind/name" for cluster-scoped kinds): one key per object. */
+export function objectKey(obj: Pick<KubeObject, 'kind' | 'metadata'>): string {
+  return obj.metadata.namespace ? `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}` : `${obj.kind}/${obj.metadata.name}`;
+}
+
+export function isWatchedKind(kind: unknown): kind is WatchedKind {
+  return typeof kind === 'string' && (WATCHED_KINDS as readonly string[]).includes(kind);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isRecord(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+/** DNS-1123 subdomain, what Kubernetes requires of most object names. */
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export type Validated = { ok: true; object: KubeObject } | { ok: false; reason: string };
+
+/**
+ * Checks the envelope of an object from an untrusted source. Namespaced kinds without a
+ * namespace get `defaultNamespace` ("default", as kubectl does).
+ */
+export function validateObject(raw: unknown, defaultNamespace = 'default'): Validated {
+  if (!isRecord(raw)) return { ok: false, reason: 'not an object' };
+  const { apiVersion, kind, metadata } = raw;
+  if (typeof apiVersion !== 'string' || apiVersion === '') return { ok: false, reason: 'apiVersion missing' };
+  if (!isWatchedKind(kind)) return { ok: false, reason: `kind ${JSON.stringify(kind)} is not one weft watches (${WATCHED_KINDS.join(', ')})` };
+  if (!isRecord(metadata)) return { ok: false, reason: `${kind} without metadata` };
+  const { name, namespace, labels, annotations } = metadata;
+  if (typeof name !== 'string' || name.length > 253 || !NAME.test(name)) return { ok: false, reason: `${kind} has an invalid name ${JSON.stringify(name)}` };
+  if (namespace !== undefined && (typeof namespace !== 'string' || !NAME.test(namespace))) {
+    return { ok: false, reason: `${kind}/${name} has an invalid namespace ${JSON.stringify(namespace)}` };
+  }
+  if (labels !== undefined && !isStringMap(labels)) return { ok: false, reason: `${kind}/${name}: labels must map strings to strings` };
+  if (annotations !== undefined && !isStringMap(annotations)) return { ok: false, reason: `${kind}/${name}: annotations must map strings to strings` };
+  for (const field of ['spec', 'status'] as const) {
+    if (raw[field] !== undefined && !isRecord(raw[field])) return { ok: false, reason: `${kind}/${name}: ${field} must be an object` };
+  }
+  const scoped = CLUSTER_SCOPED.has(kind);
+  const meta: ObjectMeta = { ...(metadata as unknown as ObjectMeta) };
+  if (scoped) delete meta.namespace;
+  else meta.namespace = (namespace as string | undefined) ?? defaultNamespace;
+  return { ok: true, object: { ...(raw as KubeObject), metadata: meta } };
+}

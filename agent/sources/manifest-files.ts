@@ -1,0 +1,44 @@
+/**
+ * Reads Kubernetes manifests the way `kubectl apply -f` does: YAML files with several documents
+ * separated by `---`, JSON files, and `kind: List` wrappers. Pure: text in, objects and the
+ * reasons for anything skipped out.
+ */
+import { parseAllDocuments } from 'yaml';
+import { validateObject, type KubeObject } from '../objects';
+
+export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+export interface ParsedManifests {
+  objects: KubeObject[];
+  skipped: { where: string; reason: string }[];
+}
+
+function flatten(doc: unknown, where: string, out: ParsedManifests): void {
+  if (doc === null || doc === undefined) return; // an empty document
+  const record = doc as { kind?: unknown; items?: unknown };
+  if (typeof doc === 'object' && typeof record.kind === 'string' && record.kind.endsWith('List') && Array.isArray(record.items)) {
+    record.items.forEach((item, i) => flatten(item, `${where} item ${i}`, out));
+    return;
+  }
+  const checked = validateObject(doc);
+  if (checked.ok) out.objects.push(checked.object);
+  else out.skipped.push({ where, reason: checked.reason });
+}
+
+export function parseManifests(text: string, file: string): ParsedManifests {
+  const out: ParsedManifests = { objects: [], skipped: [] };
+  if (file.endsWith('.json')) {
+    try {
+      flatten(JSON.parse(text), file, out);
+    } catch (err) {
+      out.skipped.push({ where: file, reason: `invalid JSON: ${(err as Error).message}` });
+    }
+    return out;
+  }
+  parseAllDocuments(text).forEach((doc, i) => {
+    const where = `${file} document ${i + 1}`;
+    if (doc.errors.length > 0) out.skipped.push({ where, reason: `invalid YAML: ${doc.errors[0].message}` });
+    else flatten(doc.toJS(), where, out);
+  });
+  return out;
+}

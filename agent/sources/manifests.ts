@@ -1,0 +1,87 @@
+/**
+ * A directory of manifests as an object source (the agent's default when there is no cluster,
+ * and what the lab writes to): every .yaml/.yml/.json file in it, like `kubectl apply -f DIR`.
+ * Changes are picked up through fs.watch, debounced, by reading the directory again and diffing
+ * against what was delivered: files may be rewritten in place or renamed into place, and either
+ * way only real object changes become events.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { objectKey, type KubeObject } from '../objects';
+import { MANIFEST_EXTENSIONS, parseManifests } from './manifest-files';
+import type { ObjectSource, SourceEvent } from './source';
+
+/** Bursts of writes (an editor, `cp -r`) settle into one rescan. */
+const DEBOUNCE_MS = 50;
+
+export interface ManifestsSourceOptions {
+  dir: string;
+}
+
+export class ManifestsSource implements ObjectSource {
+  readonly description: string;
+  private readonly dir: string;
+  private delivered = new Map<string, { object: KubeObject; text: string }>();
+  private watcher?: fs.FSWatcher;
+  private timer?: NodeJS.Timeout;
+  private onEvent: (event: SourceEvent) => void = () => undefined;
+
+  constructor(options: ManifestsSourceOptions) {
+    this.dir = path.resolve(options.dir);
+    this.description = `manifests ${this.dir}`;
+  }
+
+  async start(onEvent: (event: SourceEvent) => void): Promise<void> {
+    this.onEvent = onEvent;
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.watcher = fs.watch(this.dir, () => this.schedule());
+    this.watcher.on('error', (err) => onEvent({ type: 'SKIPPED', where: this.dir, reason: `watch failed: ${err.message}` }));
+    this.rescan();
+    onEvent({ type: 'SYNCED' });
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.rescan(), DEBOUNCE_MS);
+  }
+
+  /** Reads every manifest file, then emits the difference to what was delivered before. */
+  private rescan(): void {
+    const current = new Map<string, { object: KubeObject; text: string }>();
+    let files: string[] = [];
+    try {
+      files = fs.readdirSync(this.dir).filter((f) => MANIFEST_EXTENSIONS.some((ext) => f.endsWith(ext)) && !f.startsWith('.')).sort();
+    } catch (err) {
+      this.onEvent({ type: 'SKIPPED', where: this.dir, reason: `cannot read: ${(err as Error).message}` });
+      return;
+    }
+    for (const file of files) {
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(this.dir, file), 'utf8');
+      } catch {
+        continue; // removed between readdir and read: the next rescan sees it gone
+      }
+      const parsed = parseManifests(text, file);
+      for (const skipped of parsed.skipped) this.onEvent({ type: 'SKIPPED', ...skipped });
+      for (const object of parsed.objects) {
+        const key = objectKey(object);
+        if (current.has(key)) this.onEvent({ type: 'SKIPPED', where: file, reason: `${key} is defined more than once; the last definition wins` });
+        current.set(key, { object, text: JSON.stringify(object) });
+      }
+    }
+    for (const [key, { object, text }] of current) {
+      const before = this.delivered.get(key);
+      if (!before) this.onEvent({ type: 'ADDED', object });
+      else if (before.text !== text) this.onEvent({ type: 'MODIFIED', object });
+    }
+    for (const [key, { object }] of this.delivered) if (!current.has(key)) this.onEvent({ type: 'DELETED', object });
+    this.delivered = current;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * What every object source (Kubernetes API, manifests directory) delivers to the agent: the
+ * objects as a stream of events, a "synced" mark once the initial state is complete (the agent
+ * applies nothing before it, so a restart never programs a partial state), and reports of
+ * objects or files it had to skip.
+ */
+import type { KubeObject } from '../objects';
+
+export type SourceEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }
+  /** The initial state has been delivered (and, after a relist, again). */
+  | { type: 'SYNCED' }
+  /** Something was skipped; everything else keeps flowing. */
+  | { type: 'SKIPPED'; where: string; reason: string };
+
+export interface ObjectSource {
+  /** A name for logs and status ("manifests /etc/weft/manifests", "kube https://..."). */
+  readonly description: string;
+  /** Starts delivering events to `onEvent`; resolves once watching has begun. */
+  start(onEvent: (event: SourceEvent) => void): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+/** The manifests directory source, watching a real directory (no network namespace involved). */
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { objectKey } from '../../agent/objects';
+import { ManifestsSource } from '../../agent/sources/manifests';
+import type { SourceEvent } from '../../agent/sources/source';
+
+function pod(name: string, labels: Record<string, string>): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels } });
+}
+
+/** Collects events and lets a test wait for the next ones. */
+function recorder() {
+  const events: SourceEvent[] = [];
+  let wake: () => void = () => undefined;
+  return {
+    events,
+    onEvent: (e: SourceEvent) => {
+      events.push(e);
+      wake();
+    },
+    /** Resolves once `n` events have arrived, or rejects after `ms`. */
+    waitFor(n: number, ms = 2000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${events.length} of ${n} events: ${JSON.stringify(events)}`)), ms);
+        wake = () => {
+          if (events.length >= n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        wake();
+      });
+    },
+  };
+}
+
+const describe = (e: SourceEvent) => (e.type === 'SYNCED' ? 'SYNCED' : e.type === 'SKIPPED' ? `SKIPPED ${e.where}` : `${e.type} ${objectKey(e.object)}`);
+
+test('initial state, then file changes within a second: add, modify, delete; bad objects skipped', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-manifests-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'a.json'), pod('a', { app: 'web' }));
+  fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a manifest');
+  const source = new ManifestsSource({ dir });
+  const rec = recorder();
+  await source.start(rec.onEvent);
+  t.teardown(() => source.stop());
+  t.deepEqual(rec.events.map(describe), ['ADDED Pod/shop/a', 'SYNCED']);
+
+  fs.writeFileSync(path.join(dir, 'b.yaml'), `${pod('b', { app: 'db' })}\n---\n{"kind": "Pod", "metadata": {"name": "broken"}}\n`);
+  await rec.waitFor(4, 1000);
+  t.deepEqual(rec.events.slice(2).map(describe), ['SKIPPED b.yaml document 2', 'ADDED Pod/shop/b']);
+
+  // Rewriting a file with the same objects changes nothing; a relabel is one MODIFIED.
+  fs.writeFileSync(path.join(dir, 'a.json'), pod('a', { app: 'web' }));
+  fs.writeFileSync(path.join(dir, 'b.yaml'), pod('b', { app: 'cache' }));
+  await rec.waitFor(5, 1000);
+  t.deepEqual(rec.events.slice(4).map(describe), ['MODIFIED Pod/shop/b']);
+
+  fs.rmSync(path.join(dir, 'a.json'));
+  await rec.waitFor(6, 1000);
+  t.deepEqual(rec.events.slice(5).map(describe), ['DELETED Pod/shop/a']);
+});
