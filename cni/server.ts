@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
+import { claimSocketPath } from '../kernel/unix-socket';
 import { PLUGINS, PLUGIN_NAMES } from './registry';
 import { runSkel, type SkelOutput } from './skel';
 import { CniError, ErrorCode } from './types';
@@ -106,25 +106,9 @@ function handleConnection(socket: net.Socket, log: (line: string) => void): void
   });
 }
 
-/** Removes a socket file left by a server that is gone; refuses to take over a live one. */
-async function claimSocketPath(socketPath: string): Promise<void> {
-  if (!fs.existsSync(socketPath)) return;
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = net.connect(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`a CNI server already listens on ${socketPath}`);
-  fs.rmSync(socketPath, { force: true });
-}
-
 export async function startCniServer(options: CniServerOptions): Promise<CniServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { socketPath } = options;
-  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   await claimSocketPath(socketPath);
   const server = net.createServer((socket) => handleConnection(socket, log));
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,28 @@
+/** The agent API's messages as TypeScript sees them (proto/weft/agent/v1/agent.proto, camelCase). */
+export interface SourceStatus {
+  description: string;
+  synced: boolean;
+  skipped: number;
+}
+
+export interface SyncStatus {
+  lastSyncUnixMs: number;
+  lastSyncDurationMs: number;
+  lastError: string;
+}
+
+export interface AgentStatus {
+  nodeName: string;
+  sources: SourceStatus[];
+  objectCounts: Record<string, number>;
+  sync: SyncStatus;
+  localEndpoints: number;
+}
+
+export interface EndpointMessage {
+  podNamespace: string;
+  podName: string;
+  containerId: string;
+  interface: string;
+  addresses: string[];
+}
