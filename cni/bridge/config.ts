@@ -54,8 +54,10 @@ export function parseBridgeConfig(conf: NetConf): BridgeConfig {
   const isDefaultGateway = bool(conf, 'isDefaultGateway');
   const vlan = optionalInt(conf, 'vlan', 1, 4094);
   if (vlan !== undefined) {
-    // Needs bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING), which weft does not drive yet.
-    throw new CniError(ErrorCode.UnsupportedField, 'vlan is not supported by weft-bridge', 'tag pods with a VLAN through the reference bridge plugin, or leave vlan out');
+    // Tagging needs bridge VLAN filtering, which weft-bridge does not drive (and which kernels
+    // built without CONFIG_BRIDGE_VLAN_FILTERING, as in weft's lab, refuse): refused up front
+    // rather than half done.
+    throw new CniError(ErrorCode.UnsupportedField, 'vlan is not supported by weft-bridge (it needs bridge VLAN filtering)', 'tag pods with a VLAN through the reference bridge plugin, or leave vlan out');
   }
   return {
     bridge,

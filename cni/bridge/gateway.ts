@@ -3,13 +3,26 @@
  * its subnet. An address of the same subnet that is not the gateway blocks the ADD unless
  * forceAddress allows replacing it; addresses of other subnets (other networks sharing the
  * bridge) stay.
+ *
+ * What this changes is registered with the ADD's rollback, to be undone only while no other pod
+ * uses the bridge (`stillOurs`): a concurrent ADD may already rely on the gateway address.
  */
 import { isNetlinkError, type NetlinkHandle } from '../../kernel/netlink';
 import { parseAddress, parseCidr, sameAddress, subnetContains } from '../../ipam/address';
+import type { Rollback } from '../attach/rollback';
 import { CniError, ErrorCode, type IPConfig } from '../types';
 import type { BridgeConfig } from './config';
 
-export async function ensureGatewayAddresses(nl: NetlinkHandle, cfg: BridgeConfig, ips: readonly IPConfig[]): Promise<void> {
+export interface GatewayUndo {
+  rollback: Rollback;
+  /** True when no other attachment uses the bridge, so undoing cannot hurt anyone. */
+  stillOurs: () => Promise<boolean>;
+}
+
+export async function ensureGatewayAddresses(nl: NetlinkHandle, cfg: BridgeConfig, ips: readonly IPConfig[], undo: GatewayUndo): Promise<void> {
+  const unlessShared = (step: () => Promise<void>) => async () => {
+    if (await undo.stillOurs()) await step();
+  };
   for (const ip of ips) {
     if (!ip.gateway) continue;
     const subnet = parseCidr(ip.address);
@@ -29,11 +42,28 @@ export async function ensureGatewayAddresses(nl: NetlinkHandle, cfg: BridgeConfi
         throw new CniError(ErrorCode.InvalidNetworkConfig, `bridge ${cfg.bridge} already has ${other.cidr} in the subnet of gateway ${wanted}`, 'set forceAddress to replace it');
       }
       await nl.addresses.delete(cfg.bridge, other.cidr);
+      undo.rollback.push(
+        `restore ${other.cidr} on ${cfg.bridge}`,
+        unlessShared(() => ignoreExisting(nl.addresses.add(cfg.bridge, other.cidr, { noDad: true }))),
+      );
     }
     try {
       await nl.addresses.add(cfg.bridge, wanted, { noDad: true });
     } catch (err) {
-      if (!isNetlinkError(err, 'EEXIST')) throw err; // another ADD added it meanwhile
+      if (!isNetlinkError(err, 'EEXIST')) throw err;
+      continue; // another ADD added it meanwhile: it is that one's to keep
     }
+    undo.rollback.push(
+      `remove gateway ${wanted} from ${cfg.bridge}`,
+      unlessShared(() => nl.addresses.delete(cfg.bridge, wanted)),
+    );
+  }
+}
+
+async function ignoreExisting(adding: Promise<void>): Promise<void> {
+  try {
+    await adding;
+  } catch (err) {
+    if (!isNetlinkError(err, 'EEXIST')) throw err;
   }
 }

@@ -11,21 +11,34 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { isNetlinkError, openNetlink, type Link, type NetlinkHandle } from '../../kernel/netlink';
 import { netnsExists } from '../../kernel/netns';
-import { writeSysctl } from '../../kernel/sysctl';
+import type { Transaction } from '../../kernel/nft';
+import { readSysctl, writeSysctl } from '../../kernel/sysctl';
 import { hasIpam, ipamAdd, ipamCheck, ipamDel } from '../attach/ipam';
 import { checkInterface, configureInterface, ipsOfInterface } from '../attach/container-iface';
 import { Rollback } from '../attach/rollback';
 import type { AttachmentRequest, CniPlugin, PluginOptions } from '../plugin';
 import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type IPConfig, type Result, type Route } from '../types';
 import { parseBridgeConfig, type BridgeConfig } from './config';
-import { BridgeFirewall, owner } from './firewall';
+import { BridgeFirewall, masqueradeTransaction, owner, spoofCheckTransaction, type PodRules } from './firewall';
 import { ensureGatewayAddresses } from './gateway';
+import { nftBatch } from './nft-batch';
 
 /** Result index of the container interface: [bridge, host veth, container]. */
 const CONTAINER_INDEX = 2;
 
+/** The process's own namespace: the host when the plugin is built without hostNetns. */
+const OWN_NETNS = '/proc/self/ns/net';
+
 export function hostVethName(containerId: string, ifName: string): string {
   return `veth${crypto.createHash('sha256').update(`${containerId}/${ifName}`).digest('hex').slice(0, 8)}`;
+}
+
+/** The pod's nftables rules to look for: those its config asks for, as the reference tears down ipMasq. */
+function podRules(cfg: BridgeConfig, podOwner: string, hostVeth: string): PodRules {
+  return {
+    ...(cfg.ipMasq ? { masqueradeOwner: podOwner } : {}),
+    ...(cfg.macspoofchk ? { spoofCheckPort: hostVeth } : {}),
+  };
 }
 
 async function withHandles<T>(hostNetns: string | undefined, podNetns: string, fn: (host: NetlinkHandle, pod: NetlinkHandle) => Promise<T>): Promise<T> {
@@ -42,15 +55,33 @@ async function withHandles<T>(hostNetns: string | undefined, podNetns: string, f
   }
 }
 
-/** The bridge, created when missing; `created` tells the caller whether this call made it. */
-async function ensureBridge(nl: NetlinkHandle, cfg: BridgeConfig): Promise<{ bridge: Link; created: boolean }> {
+/** A random locally administered unicast MAC. */
+function randomMac(): string {
+  const bytes = crypto.randomBytes(6);
+  bytes[0] = (bytes[0] & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Whether a bridge port other than `ownPort` exists: then the bridge is shared and stays as it is. */
+async function hasOtherPorts(nl: NetlinkHandle, bridgeIndex: number, ownPort: string): Promise<boolean> {
+  return (await nl.links.list()).some((l) => l.masterIndex === bridgeIndex && l.name !== ownPort);
+}
+
+/**
+ * The bridge, created when missing, up, and promiscuous when asked. Each change is registered
+ * with the rollback, to be undone only while no other pod has joined the bridge.
+ */
+async function ensureBridge(nl: NetlinkHandle, cfg: BridgeConfig, rollback: Rollback, ownPort: string): Promise<Link> {
   const existing = await nl.links.find(cfg.bridge);
+  if (existing && existing.kind !== 'bridge') {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `${cfg.bridge} already exists but is a ${existing.kind ?? 'device'}, not a bridge`);
+  }
   let created = false;
-  if (existing) {
-    if (existing.kind !== 'bridge') throw new CniError(ErrorCode.InvalidNetworkConfig, `${cfg.bridge} already exists but is a ${existing.kind ?? 'device'}, not a bridge`);
-  } else {
+  if (!existing) {
     try {
-      await nl.links.createBridge({ name: cfg.bridge, mtu: cfg.mtu, up: true });
+      // A MAC of its own: left to the kernel, the bridge takes the lowest MAC of its ports and
+      // changes it as pods come and go, which breaks every pod's neighbour entry for the gateway.
+      await nl.links.createBridge({ name: cfg.bridge, mtu: cfg.mtu, mac: randomMac(), up: true });
       created = true;
     } catch (err) {
       // Another ADD created it at the same moment.
@@ -58,10 +89,26 @@ async function ensureBridge(nl: NetlinkHandle, cfg: BridgeConfig): Promise<{ bri
     }
   }
   let bridge = await nl.links.get(cfg.bridge);
-  if (!bridge.up) await nl.links.setUp(cfg.bridge);
-  if (cfg.promiscMode && !bridge.promisc) await nl.links.setPromisc(cfg.bridge, true);
+  const unlessShared = (label: string, undo: () => Promise<void>) =>
+    rollback.push(label, async () => {
+      if (!(await hasOtherPorts(nl, bridge.index, ownPort))) await undo();
+    });
+  if (created) {
+    // A bridge this ADD made goes with it (and with it its addresses and flags).
+    unlessShared(`delete bridge ${cfg.bridge}`, () => nl.links.delete(cfg.bridge));
+    if (cfg.promiscMode) await nl.links.setPromisc(cfg.bridge, true);
+  } else {
+    if (!bridge.up) {
+      await nl.links.setUp(cfg.bridge);
+      unlessShared(`set ${cfg.bridge} down again`, () => nl.links.setDown(cfg.bridge));
+    }
+    if (cfg.promiscMode && !bridge.promisc) {
+      await nl.links.setPromisc(cfg.bridge, true);
+      unlessShared(`turn promiscuous mode of ${cfg.bridge} off again`, () => nl.links.setPromisc(cfg.bridge, false));
+    }
+  }
   if (!bridge.up || (cfg.promiscMode && !bridge.promisc)) bridge = await nl.links.get(cfg.bridge);
-  return { bridge, created };
+  return bridge;
 }
 
 /** Default routes through the gateways, for families the IPAM result has no default route for. */
@@ -76,35 +123,36 @@ function defaultRoutes(ips: readonly IPConfig[], routes: readonly Route[]): Rout
   return added;
 }
 
-function enableForwarding(hostNetns: string | undefined, ips: readonly IPConfig[]): void {
-  const ns = hostNetns ?? '/proc/self/ns/net';
-  if (ips.some((ip) => !ip.address.includes(':'))) writeSysctl(ns, 'net.ipv4.ip_forward', 1);
-  if (ips.some((ip) => ip.address.includes(':'))) writeSysctl(ns, 'net.ipv6.conf.all.forwarding', 1);
+/**
+ * Turns forwarding on in the host for the families the pod has addresses of (isGateway). Written
+ * only when off: writing conf.all.forwarding also rewrites every interface's setting. It stays
+ * on whatever happens later, as with the reference: other pods may rely on it.
+ */
+function enableForwarding(hostNetns: string, ips: readonly IPConfig[]): void {
+  const keys = [
+    ...(ips.some((ip) => !ip.address.includes(':')) ? ['net.ipv4.ip_forward'] : []),
+    ...(ips.some((ip) => ip.address.includes(':')) ? ['net.ipv6.conf.all.forwarding'] : []),
+  ];
+  for (const key of keys) if (readSysctl(hostNetns, key) !== '1') writeSysctl(hostNetns, key, 1);
 }
 
 export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
   const { hostNetns } = options;
-  const firewall = new BridgeFirewall(hostNetns);
+  const firewall = new BridgeFirewall(nftBatch(hostNetns));
 
   async function add(req: AttachmentRequest): Promise<Result> {
     const cfg = parseBridgeConfig(req.config);
     if (!netnsExists(req.netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${req.netns} does not exist`);
     const rollback = new Rollback();
+    const vethName = hostVethName(req.containerId, req.ifName);
     return withHandles(hostNetns, req.netns, (host, pod) =>
       rollback.guard(async () => {
         if (await pod.links.find(req.ifName)) {
           throw new CniError(ErrorCode.InvalidEnvironment, `container interface ${req.ifName} already exists in ${req.netns}`);
         }
-        const { bridge, created } = await ensureBridge(host, cfg);
-        if (created) {
-          // A bridge this ADD made goes with it, unless another pod has joined it meanwhile.
-          rollback.push(`delete bridge ${cfg.bridge}`, async () => {
-            const ports = (await host.links.list()).filter((l) => l.masterIndex === bridge.index);
-            if (ports.length === 0) await host.links.delete(cfg.bridge);
-          });
-        }
-        const vethName = hostVethName(req.containerId, req.ifName);
+        const bridge = await ensureBridge(host, cfg, rollback, vethName);
         await host.links.createVeth({ name: vethName, mtu: cfg.mtu ?? bridge.mtu, peer: { name: req.ifName, netns: req.netns } });
+        // Deleting the host end removes the container end with it.
         rollback.push(`delete veth ${vethName}`, () => host.links.delete(vethName));
         await host.links.setMaster(vethName, cfg.bridge);
         if (cfg.hairpinMode) await host.links.setBridgePort(vethName, { hairpin: true });
@@ -119,25 +167,28 @@ export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
         const ips = (ipam.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX }));
         const routes = [...(ipam.routes ?? []), ...(cfg.isDefaultGateway ? defaultRoutes(ips, ipam.routes ?? []) : [])];
         if (cfg.isGateway) {
-          await ensureGatewayAddresses(host, cfg, ips);
-          enableForwarding(hostNetns, ips);
+          await ensureGatewayAddresses(host, cfg, ips, { rollback, stillOurs: async () => !(await hasOtherPorts(host, bridge.index, vethName)) });
         }
         await configureInterface(pod, req.ifName, ips, routes, { noDad: !cfg.enabledad });
-        const [hostVeth, container] = await Promise.all([host.links.get(vethName), pod.links.get(req.ifName)]);
+        // Read last: a port's MAC may change as it joins the bridge (the reference found so too).
+        const [bridgeNow, hostVeth, container] = await Promise.all([host.links.get(cfg.bridge), host.links.get(vethName), pod.links.get(req.ifName)]);
 
+        // All of the pod's rules in one nft run (the costliest step of an ADD), none without them.
         const podOwner = owner(req.containerId, req.ifName);
-        if (cfg.ipMasq && ips.length > 0) {
-          rollback.push('remove masquerade', () => firewall.removeMasquerade(podOwner));
-          await firewall.addMasquerade(req.config.name, podOwner, ips);
+        const rules = [
+          cfg.ipMasq ? masqueradeTransaction(req.config.name, podOwner, ips) : undefined,
+          cfg.macspoofchk ? spoofCheckTransaction(vethName, podOwner, container.mac ?? '', ips) : undefined,
+        ].filter((tx): tx is Transaction => tx !== undefined);
+        if (rules.length > 0) {
+          rollback.push("remove the pod's nftables rules", () => firewall.remove(podRules(cfg, podOwner, vethName)));
+          await firewall.apply(rules);
         }
-        if (cfg.macspoofchk) {
-          rollback.push('remove spoof check', () => firewall.removeSpoofCheck(vethName));
-          await firewall.addSpoofCheck(vethName, podOwner, container.mac ?? '', ips);
-        }
+        // Last, so that a failed ADD never gets here: forwarding is not undone (see enableForwarding).
+        if (cfg.isGateway) enableForwarding(hostNetns ?? OWN_NETNS, ips);
         return {
           cniVersion: CURRENT_VERSION,
           interfaces: [
-            { name: bridge.name, mac: bridge.mac },
+            { name: bridgeNow.name, mac: bridgeNow.mac },
             { name: hostVeth.name, mac: hostVeth.mac },
             { name: container.name, mac: container.mac, sandbox: req.netns },
           ],
@@ -161,19 +212,21 @@ export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
         errors.push(err);
       }
     };
-    await attempt(async () => {
+    const deleteVeth = async () => {
       const host = await openNetlink(hostNetns);
       try {
-        // Deleting the host end removes the container end with it.
+        // Deleting the host end removes the container end with it; the pod's netns may be gone.
         if (await host.links.find(vethName)) await host.links.delete(vethName);
       } catch (err) {
         if (!isNetlinkError(err, 'ENODEV')) throw err;
       } finally {
         host.close();
       }
-    });
-    if (cfg.ipMasq) await attempt(() => firewall.removeMasquerade(owner(req.containerId, req.ifName)));
-    if (cfg.macspoofchk) await attempt(() => firewall.removeSpoofCheck(vethName));
+    };
+    const rules = podRules(cfg, owner(req.containerId, req.ifName), vethName);
+    // The link and the rules are independent (and each costs a kernel or nft round of its own).
+    await Promise.all([attempt(deleteVeth), attempt(() => firewall.remove(rules))]);
+    // The addresses go back to the pool last: an ADD that gets one must not meet this pod's rules.
     if (hasIpam(req)) await attempt(() => ipamDel(req));
     if (errors.length > 0) throw errors[0];
   }

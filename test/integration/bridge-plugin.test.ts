@@ -11,6 +11,7 @@ import type { AttachmentRequest, CniPlugin } from '../../cni/plugin';
 import type { NetConf, Result } from '../../cni/types';
 import { withNetlink } from '../../kernel/netlink';
 import { deleteNamedNetns } from '../../kernel/netns';
+import { writeSysctl } from '../../kernel/sysctl';
 import { WEFT_BIN_DIR } from '../../lab/cni-exec';
 import { ping, runIn, startPeerAddressServer, startTcpServer, tcpProbe } from '../../lab/probe';
 import { tempNetns } from '../helpers/netns';
@@ -94,6 +95,10 @@ test('dual-stack: pods reach each other and the gateway; the result lists bridge
   await withNetlink(n.netns, async (nl) => {
     const bridge = await nl.links.get('weft-br0');
     t.is((await nl.links.get(hostVethName('ctr-a', 'eth0'))).masterIndex, bridge.index);
+    // The bridge keeps the MAC both results report as ports join (the kernel would otherwise take a port's).
+    t.is(bridge.mac, r.interfaces?.[0].mac);
+    t.is(bridge.mac, b.result.interfaces?.[0].mac);
+    t.is((await nl.links.get(hostVethName('ctr-a', 'eth0'))).mac, r.interfaces?.[1].mac);
   });
   await withNetlink(a.netns, async (nl) => t.is((await nl.links.get('eth0')).mac, r.interfaces?.[2].mac));
 });
@@ -179,6 +184,20 @@ test('macspoofchk: frames from another MAC or another source address are dropped
   t.true(ruleset.stdout.includes(hostVethName('ctr-b', 'eth0')));
 });
 
+test('macspoofchk on an IPv4-only pod: global IPv6 sources are dropped, link-local IPv6 still passes', async (t) => {
+  const n = node(t);
+  const conf = config(n, { macspoofchk: true });
+  const pods = [tempNetns(t, 'a'), tempNetns(t, 'b')];
+  // Link-local addresses usable at once (no DAD wait) on the interfaces the plugin will create.
+  for (const ns of pods) writeSysctl(ns, 'net.ipv6.conf.default.accept_dad', 0);
+  for (const [i, ns] of pods.entries()) await n.plugin.add(request(conf, ns, `ctr-${i}`));
+  const linkLocal = await withNetlink(pods[1], async (nl) => (await nl.addresses.list({ link: 'eth0', family: 6 })).find((a) => a.address.startsWith('fe80:'))?.address);
+  t.truthy(linkLocal);
+  t.true(await ping(pods[0], `${linkLocal}%eth0`), 'link-local IPv6 between the pods');
+  for (const [i, ns] of pods.entries()) await withNetlink(ns, (nl) => nl.addresses.add('eth0', `fd98::${i + 1}/64`, { noDad: true }));
+  t.false(await ping(pods[0], 'fd98::2'), 'an IPv6 address the pod was not given');
+});
+
 async function failingAdd(t: ExecutionContext, n: Node, conf: NetConf, podNs: string, expected: RegExp): Promise<Error & { code?: number }> {
   const beforeNode = await snapshot(n.netns);
   const beforePod = await snapshot(podNs);
@@ -205,6 +224,24 @@ test('a failed ADD on a fresh node removes the bridge it made', async (t) => {
   const conf = config(n, { mtu: 1000, ipMasq: true, macspoofchk: true }, DUAL);
   await failingAdd(t, n, conf, tempNetns(t, 'p'), /.+/);
   await withNetlink(n.netns, async (nl) => t.is(await nl.links.find('weft-br0'), undefined));
+});
+
+test('a failed ADD on an existing bridge undoes what it changed there: gateway, replaced address, up, promisc', async (t) => {
+  const n = node(t);
+  await withNetlink(n.netns, async (nl) => {
+    await nl.links.createBridge({ name: 'weft-br0' });
+    await nl.addresses.add('weft-br0', '10.99.0.50/24');
+  });
+  // The route's gateway is not on the pod's link: the kernel refuses it after the bridge work is done.
+  const conf = config(n, { forceAddress: true, promiscMode: true });
+  conf.ipam = { type: 'weft-ipam', dataDir: n.dataDir, ranges: [[{ subnet: '10.99.0.0/24' }]], routes: [{ dst: '192.0.2.0/24', gw: '10.55.0.9' }] };
+  await failingAdd(t, n, conf, tempNetns(t, 'p'), /route|unreachable/i);
+  await withNetlink(n.netns, async (nl) => {
+    const bridge = await nl.links.get('weft-br0');
+    t.false(bridge.up);
+    t.false(bridge.promisc);
+    t.deepEqual((await nl.addresses.list({ link: 'weft-br0', family: 4 })).map((a) => a.cidr), ['10.99.0.50/24']);
+  });
 });
 
 test('a name clash in the pod fails before anything is made', async (t) => {
