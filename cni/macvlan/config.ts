@@ -12,7 +12,7 @@ export interface MacvlanConfig {
   mtu?: number;
   /** The master lives in the container's namespace (e.g. an SR-IOV VF moved there before). */
   linkInContainer: boolean;
-  /** MAC for the container interface: runtimeConfig.mac (the "mac" capability) or CNI_ARGS MAC=. */
+  /** MAC for the container interface: runtimeConfig.mac (the "mac" capability), CNI_ARGS MAC= or `mac`. */
   mac?: string;
 }
 
@@ -22,9 +22,27 @@ function invalid(message: string): CniError {
   return new CniError(ErrorCode.InvalidNetworkConfig, message);
 }
 
+/**
+ * The container interface's MAC: the config's `mac`, overridden by CNI_ARGS `MAC=`, overridden by
+ * runtimeConfig.mac (the "mac" capability), empty values skipped, as the reference ranks them.
+ */
+function requestedMac(raw: Record<string, unknown>, args: ReadonlyMap<string, string>): string | undefined {
+  const runtimeConfig = raw.runtimeConfig as Record<string, unknown> | undefined;
+  const mac = [runtimeConfig?.mac, args.get('MAC'), raw.mac].find((m) => m !== undefined && m !== '');
+  if (mac === undefined) return undefined;
+  if (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw invalid(`invalid MAC address ${JSON.stringify(mac)}`);
+  // The kernel refuses a group address for a device (EADDRNOTAVAIL); say which value is wrong.
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw invalid(`MAC address ${mac} is a multicast address, a device needs a unicast one`);
+  return mac.toLowerCase();
+}
+
 export function parseMacvlanConfig(conf: NetConf, args: ReadonlyMap<string, string>): MacvlanConfig {
-  const { master, mode = 'bridge', mtu, linkInContainer = false } = conf as NetConf & Record<string, unknown>;
-  if (master !== undefined && (typeof master !== 'string' || master === '' || Buffer.byteLength(master) > 15)) {
+  const raw = conf as NetConf & Record<string, unknown>;
+  // The reference reads an empty string as "not given" for both keys.
+  const master = raw.master === '' ? undefined : raw.master;
+  const mode = raw.mode === undefined || raw.mode === '' ? 'bridge' : raw.mode;
+  const { mtu, linkInContainer = false } = raw;
+  if (master !== undefined && (typeof master !== 'string' || Buffer.byteLength(master) > 15 || /[/\s]/.test(master))) {
     throw invalid(`master must be an interface name, got ${JSON.stringify(master)}`);
   }
   if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode)) {
@@ -34,15 +52,12 @@ export function parseMacvlanConfig(conf: NetConf, args: ReadonlyMap<string, stri
     throw invalid('mtu must be an integer from 68 to 65535');
   }
   if (typeof linkInContainer !== 'boolean') throw invalid('linkInContainer must be true or false');
-  const mac = conf.runtimeConfig?.mac ?? args.get('MAC');
-  if (mac !== undefined && (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac))) {
-    throw invalid(`invalid MAC address ${JSON.stringify(mac)}`);
-  }
+  const mac = requestedMac(raw, args);
   return {
     ...(master !== undefined ? { master: master as string } : {}),
     mode: mode as MacvlanConfig['mode'],
     ...(typeof mtu === 'number' && mtu !== 0 ? { mtu } : {}),
     linkInContainer,
-    ...(mac !== undefined ? { mac: (mac as string).toLowerCase() } : {}),
+    ...(mac !== undefined ? { mac } : {}),
   };
 }

@@ -3,36 +3,55 @@
  * the behaviour of the reference `macvlan` plugin, except that a failed ADD undoes what it did.
  *
  * The device is created directly inside the pod's namespace under its final name (the kernel
- * creates it in the target namespace when the request carries one), so there is no temporary
- * name in the host and no rename step.
+ * creates it in the target namespace, and checks the name there, when the request carries
+ * one), so there is no temporary name in the host and no rename step.
  */
-import { openNetlink, type Link, type NetlinkHandle } from '../../kernel/netlink';
+import { isNetlinkError, openNetlink, type NetlinkHandle } from '../../kernel/netlink';
 import { netnsExists } from '../../kernel/netns';
 import { checkInterface, configureInterface, ipsOfInterface } from '../attach/container-iface';
 import { hasIpam, ipamAdd, ipamCheck, ipamDel } from '../attach/ipam';
 import { Rollback } from '../attach/rollback';
 import type { AttachmentRequest, CniPlugin, PluginOptions } from '../plugin';
-import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type Result } from '../types';
+import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type DNS, type Result } from '../types';
 import { parseMacvlanConfig, type MacvlanConfig } from './config';
+import { findMaster, missingMasterMessage } from './master';
+import { announceAddressesOnUp } from './neighbour-notify';
 
-/** The interface of the default route (IPv4 first, then IPv6), as the reference picks it. */
-async function defaultRouteInterface(nl: NetlinkHandle): Promise<string | undefined> {
-  for (const family of [4, 6] as const) {
-    const route = (await nl.routes.list({ family })).find((r) => r.dst === (family === 4 ? '0.0.0.0/0' : '::/0') && r.oif !== undefined && r.table === 254);
-    if (route?.oif !== undefined) return (await nl.links.find(route.oif))?.name;
+/**
+ * Runs `fn` with a handle in the pod's namespace and one where the master lives: the host, or
+ * the pod itself with linkInContainer (then both are the same handle).
+ */
+async function withHandles<T>(
+  hostNetns: string | undefined,
+  cfg: MacvlanConfig,
+  podNetns: string,
+  fn: (pod: NetlinkHandle, masterNs: NetlinkHandle) => Promise<T>,
+): Promise<T> {
+  const pod = await openNetlink(podNetns);
+  try {
+    if (cfg.linkInContainer) return await fn(pod, pod);
+    const host = await openNetlink(hostNetns);
+    try {
+      return await fn(pod, host);
+    } finally {
+      host.close();
+    }
+  } finally {
+    pod.close();
   }
-  return undefined;
 }
 
-async function resolveMaster(nl: NetlinkHandle, cfg: MacvlanConfig): Promise<Link> {
-  const name = cfg.master ?? (await defaultRouteInterface(nl));
-  if (!name) throw new CniError(ErrorCode.InvalidNetworkConfig, `no master given and no default route in ${nl.netns} to take it from`);
-  const master = await nl.links.find(name);
-  if (!master) throw new CniError(ErrorCode.InvalidNetworkConfig, `master interface ${name} not found in ${nl.netns}`);
-  if (cfg.mtu !== undefined && cfg.mtu > master.mtu) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `mtu ${cfg.mtu} is larger than the MTU ${master.mtu} of master ${name}`);
-  }
-  return master;
+function requireNetns(netns: string): void {
+  if (!netnsExists(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${netns} does not exist`);
+}
+
+function saysSomething(dns: DNS | undefined): dns is DNS {
+  return !!dns && !!(dns.nameservers?.length || dns.domain || dns.search?.length || dns.options?.length);
+}
+
+/** The config's dns when it says anything (the reference always reports it), else IPAM's. */
+function resultDns(configDns: DNS | undefined, ipamDns: DNS | undefined): DNS {
+  return saysSomething(configDns) ? configDns : ipamDns ?? {};
 }
 
 export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
@@ -40,19 +59,21 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
 
   async function add(req: AttachmentRequest): Promise<Result> {
     const cfg = parseMacvlanConfig(req.config, req.args);
-    if (!netnsExists(req.netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${req.netns} does not exist`);
-    const pod = await openNetlink(req.netns);
-    const host = cfg.linkInContainer ? pod : await openNetlink(hostNetns);
+    requireNetns(req.netns);
     const rollback = new Rollback();
-    try {
-      return await rollback.guard(async () => {
+    return withHandles(hostNetns, cfg, req.netns, (pod, masterNs) =>
+      rollback.guard(async () => {
         if (await pod.links.find(req.ifName)) {
           throw new CniError(ErrorCode.InvalidEnvironment, `container interface ${req.ifName} already exists in ${req.netns}`);
         }
-        const master = await resolveMaster(host, cfg);
-        await host.links.createMacvlan({
+        const master = await findMaster(masterNs, cfg);
+        if (!master.found) throw new CniError(ErrorCode.InvalidNetworkConfig, missingMasterMessage(master, masterNs.netns));
+        if (cfg.mtu !== undefined && cfg.mtu > master.link.mtu) {
+          throw new CniError(ErrorCode.InvalidNetworkConfig, `mtu ${cfg.mtu} is larger than the MTU ${master.link.mtu} of master ${master.link.name}`);
+        }
+        await masterNs.links.createMacvlan({
           name: req.ifName,
-          master: master.index,
+          master: master.link.index,
           mode: cfg.mode,
           mtu: cfg.mtu,
           mac: cfg.mac,
@@ -63,43 +84,53 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
         let ipam: Result = { cniVersion: CURRENT_VERSION };
         if (hasIpam(req)) {
           ipam = await ipamAdd(req);
-          rollback.push('release IPAM allocation', () => ipamDel(req));
+          rollback.push('release the IPAM allocation', () => ipamDel(req));
           if (!ipam.ips?.length) throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM plugin ${req.config.ipam?.type} returned no IP addresses`);
+          announceAddressesOnUp(req.netns, req.ifName);
         }
         const ips = (ipam.ips ?? []).map((ip) => ({ ...ip, interface: 0 }));
         const routes = ipam.routes ?? [];
         // No DAD: the address must work when ADD returns, as the reference's settle step ensures.
         await configureInterface(pod, req.ifName, ips, routes, { noDad: true });
+        // Read back: the kernel picks the MAC when the config gives none.
         const link = await pod.links.get(req.ifName);
         return {
           cniVersion: CURRENT_VERSION,
           interfaces: [{ name: link.name, mac: link.mac, sandbox: req.netns }],
-          ips,
+          // Without IPAM the attachment is L2 only and the result has no `ips`, as the reference's.
+          ...(ips.length > 0 ? { ips } : {}),
           ...(routes.length > 0 ? { routes } : {}),
-          dns: ipam.dns ?? req.config.dns ?? {},
+          dns: resultDns(req.config.dns, ipam.dns),
         };
-      });
+      }),
+    );
+  }
+
+  /** Removes the pod's macvlan if it is still there; a missing namespace or device is success. */
+  async function deleteDevice(req: AttachmentRequest): Promise<void> {
+    if (!req.netns || !netnsExists(req.netns)) return;
+    const pod = await openNetlink(req.netns);
+    try {
+      const link = await pod.links.find(req.ifName);
+      // Only a macvlan is ours: another device under that name was made by someone else.
+      if (link?.kind === 'macvlan') await pod.links.delete(link.index);
+    } catch (err) {
+      if (!isNetlinkError(err, 'ENODEV')) throw err;
     } finally {
       pod.close();
-      if (host !== pod) host.close();
     }
   }
 
   async function del(req: AttachmentRequest): Promise<void> {
-    parseMacvlanConfig(req.config, req.args);
+    // The macvlan keys are not read: DEL needs none of them, and a DEL must not fail on them.
     let failure: unknown;
-    if (req.netns && netnsExists(req.netns)) {
-      const pod = await openNetlink(req.netns);
-      try {
-        const link = await pod.links.find(req.ifName);
-        if (link?.kind === 'macvlan') await pod.links.delete(link.index);
-      } catch (err) {
-        failure = err;
-      } finally {
-        pod.close();
-      }
+    try {
+      await deleteDevice(req);
+    } catch (err) {
+      failure = err;
     }
-    // The allocation is released whatever happened to the device.
+    // The allocation is released whatever happened to the device, last so that a new ADD given
+    // the address never meets this pod's device.
     if (hasIpam(req)) await ipamDel(req);
     if (failure) throw failure;
   }
@@ -108,24 +139,27 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
     const cfg = parseMacvlanConfig(req.config, req.args);
     const prev = req.config.prevResult;
     if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'CHECK needs prevResult, the result of the ADD');
+    requireNetns(req.netns);
     if (hasIpam(req)) await ipamCheck(req);
     const index = (prev.interfaces ?? []).findIndex((i) => i.name === req.ifName && i.sandbox === req.netns);
     if (index < 0) throw new CniError(CHECK_MISMATCH, `prevResult lists no interface ${req.ifName} in ${req.netns}`);
-    const pod = await openNetlink(req.netns);
-    try {
+    const expectedMac = prev.interfaces?.[index].mac;
+    await withHandles(hostNetns, cfg, req.netns, async (pod, masterNs) => {
       const link = await pod.links.find(req.ifName);
       if (!link) throw new CniError(CHECK_MISMATCH, `interface ${req.ifName} not found in ${req.netns}`);
       if (link.kind !== 'macvlan') throw new CniError(CHECK_MISMATCH, `interface ${req.ifName} is a ${link.kind ?? 'device'}, not a macvlan`);
       const mode = link.info?.macvlan?.mode;
       if (mode !== cfg.mode) throw new CniError(CHECK_MISMATCH, `interface ${req.ifName} is in macvlan mode ${String(mode)}, the config says ${cfg.mode}`);
-      const expectedMac = prev.interfaces?.[index].mac;
       if (expectedMac && link.mac !== expectedMac.toLowerCase()) {
         throw new CniError(CHECK_MISMATCH, `interface ${req.ifName} has MAC ${link.mac}, prevResult says ${expectedMac}`);
       }
+      const master = await findMaster(masterNs, cfg);
+      if (!master.found) throw new CniError(CHECK_MISMATCH, missingMasterMessage(master, masterNs.netns));
+      if (link.parentIndex !== master.link.index) {
+        throw new CniError(CHECK_MISMATCH, `interface ${req.ifName} is not on master ${master.link.name}`);
+      }
       await checkInterface(pod, req.ifName, ipsOfInterface(prev, index), prev.routes ?? []);
-    } finally {
-      pod.close();
-    }
+    });
   }
 
   return { name: 'weft-macvlan', add, del, check };
