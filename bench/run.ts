@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|ipam|attach] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -12,6 +12,7 @@ import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { pluginPath } from '../lab/cni-exec';
 import { benchAttach } from './cni-attach';
 import { benchIpam } from './cni-ipam';
+import { benchSeaStartup } from './sea-startup';
 import { benchStartup } from './startup';
 
 function option(name: string): string | undefined {
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   try {
     console.log(`weft benchmarks on ${process.platform} ${process.arch}, node ${process.version}, ${new Date().toISOString()}`);
     if (!only || only === 'startup') await withServerProcess((socketPath) => benchStartup(runs, socketPath));
+    if (!only || only === 'sea-startup') benchSeaStartup(runs);
     if (!only || only === 'ipam') await benchIpam(ns, runs);
     if (!only || only === 'attach') await benchAttach(ns, runs, installed);
   } finally {

@@ -5,8 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import fs from 'node:fs';
-import { SEA_BIN_DIR, SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
+import { SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
 import { header, row, summarize, type Summary } from './stats';
 
 function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
@@ -16,10 +15,7 @@ function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-/**
- * `socketPath`: a running CNI server for the shim rows. The single-executable rows appear when
- * `npm run build:sea` has built it.
- */
+/** `socketPath`: a running CNI server for the shim row. The single executable is in sea-startup.ts. */
 export function benchStartup(runs: number, socketPath: string): void {
   const machineEnv = { ...process.env };
   const bareEnv = { ...process.env };
@@ -31,12 +27,6 @@ export function benchStartup(runs: number, socketPath: string): void {
     ['weft-ipam VERSION (machine env)', plugin, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }],
     ['weft-ipam VERSION, shim+server', path.join(SHIM_BIN_DIR, 'weft-ipam'), [], { ...machineEnv, CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: socketPath }],
   ];
-  const sea = path.join(SEA_BIN_DIR, 'weft-ipam');
-  if (fs.existsSync(sea)) {
-    // VERSION loads no addon, so the executable extracts nothing here.
-    cases.push(['weft-ipam VERSION, SEA (machine env)', sea, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }]);
-    cases.push(['weft-ipam VERSION, SEA (no CA bundle)', sea, [], { ...bareEnv, CNI_COMMAND: 'VERSION' }]);
-  }
   const samples = cases.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) cases.forEach(([, cmd, args, env], k) => samples[k].push(timeOnce(cmd, args, env)));
   const summaries: Summary[] = samples.map(summarize);

@@ -29,7 +29,14 @@ function readStdin(): Buffer {
   }
 }
 
+/**
+ * Set at bundle time by deploy/sea/build.ts: the single executable has no package.json beside
+ * it, and must not read whatever file happens to sit two directories above where it is installed.
+ */
+declare const WEFT_PACKAGE_VERSION: string | undefined;
+
 function packageVersion(): string {
+  if (typeof WEFT_PACKAGE_VERSION === 'string') return WEFT_PACKAGE_VERSION;
   try {
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
