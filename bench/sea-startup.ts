@@ -5,26 +5,11 @@
  * under plain node shows what bundling alone costs (every module parsed up front) and so what the
  * executable's code cache wins back.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SEA_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
-import { header, row, summarize } from './stats';
-
-interface StartupCase {
-  name: string;
-  cmd: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-}
-
-function timeOnce(c: StartupCase): number {
-  const started = process.hrtime.bigint();
-  const r = spawnSync(c.cmd, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${c.name}: exited ${r.status}: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
+import { compareStartups, type StartupCase } from './startup';
 
 export function benchSeaStartup(runs: number): void {
   const seaPlugin = path.join(SEA_BIN_DIR, 'weft-ipam');
@@ -49,13 +34,7 @@ export function benchSeaStartup(runs: number): void {
       { name: 'SEA (machine env)', cmd: seaPlugin, args: [], env: machineEnv },
       { name: 'SEA (no CA bundle)', cmd: seaPlugin, args: [], env: bareEnv },
     ];
-    const samples = cases.map(() => [] as number[]);
-    // Interleaved, so that a slow spell of the machine weighs on every case alike.
-    for (let i = 0; i < runs; i++) cases.forEach((c, k) => samples[k].push(timeOnce(c)));
-    const summaries = samples.map(summarize);
-    console.log(`\nweft-ipam VERSION start-up, node entry vs single executable, ms (${runs} runs each, interleaved; ratio = to the node entry)`);
-    console.log(header());
-    cases.forEach((c, k) => console.log(row(c.name, summaries[k], k === 0 ? undefined : summaries[0])));
+    compareStartups('weft-ipam VERSION start-up, node entry vs single executable, ms', cases, runs);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }

@@ -6,13 +6,34 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
-import { header, row, summarize, type Summary } from './stats';
+import { header, row, summarize } from './stats';
 
-function timeOnce(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+/** One program start to time. */
+export interface StartupCase {
+  name: string;
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+function timeOnce(c: StartupCase): number {
   const started = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  const r = spawnSync(c.cmd, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`${c.name}: exited ${r.status}: ${r.stderr}`);
   return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/**
+ * Times every case `runs` times, interleaved so that a slow spell of the machine weighs on every
+ * case alike, and prints the table under `title` with each ratio to the first case.
+ */
+export function compareStartups(title: string, cases: StartupCase[], runs: number): void {
+  const samples = cases.map(() => [] as number[]);
+  for (let i = 0; i < runs; i++) cases.forEach((c, k) => samples[k].push(timeOnce(c)));
+  const summaries = samples.map(summarize);
+  console.log(`\n${title} (${runs} runs each, interleaved; ratio = to ${cases[0].name})`);
+  console.log(header());
+  cases.forEach((c, k) => console.log(row(c.name, summaries[k], k === 0 ? undefined : summaries[0])));
 }
 
 /** `socketPath`: a running CNI server for the shim row. The single executable is in sea-startup.ts. */
@@ -21,16 +42,10 @@ export function benchStartup(runs: number, socketPath: string): void {
   const bareEnv = { ...process.env };
   delete bareEnv.NODE_EXTRA_CA_CERTS;
   const plugin = path.join(WEFT_BIN_DIR, 'weft-ipam');
-  const cases: [string, string, string[], NodeJS.ProcessEnv][] = [
-    ['node -e 0 (machine env)', process.execPath, ['-e', '0'], machineEnv],
-    ['node -e 0 (no CA bundle)', process.execPath, ['-e', '0'], bareEnv],
-    ['weft-ipam VERSION (machine env)', plugin, [], { ...machineEnv, CNI_COMMAND: 'VERSION' }],
-    ['weft-ipam VERSION, shim+server', path.join(SHIM_BIN_DIR, 'weft-ipam'), [], { ...machineEnv, CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: socketPath }],
-  ];
-  const samples = cases.map(() => [] as number[]);
-  for (let i = 0; i < runs; i++) cases.forEach(([, cmd, args, env], k) => samples[k].push(timeOnce(cmd, args, env)));
-  const summaries: Summary[] = samples.map(summarize);
-  console.log(`\nPlugin start-up, ms (${runs} runs each, interleaved; ratio = to node -e 0 with the machine env)`);
-  console.log(header());
-  cases.forEach(([name], k) => console.log(row(name, summaries[k], k === 0 ? undefined : summaries[0])));
+  compareStartups('Plugin start-up, ms', [
+    { name: 'node -e 0 (machine env)', cmd: process.execPath, args: ['-e', '0'], env: machineEnv },
+    { name: 'node -e 0 (no CA bundle)', cmd: process.execPath, args: ['-e', '0'], env: bareEnv },
+    { name: 'weft-ipam VERSION (machine env)', cmd: plugin, args: [], env: { ...machineEnv, CNI_COMMAND: 'VERSION' } },
+    { name: 'weft-ipam VERSION, shim+server', cmd: path.join(SHIM_BIN_DIR, 'weft-ipam'), args: [], env: { ...machineEnv, CNI_COMMAND: 'VERSION', WEFT_CNI_SOCKET: socketPath } },
+  ], runs);
 }

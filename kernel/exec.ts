@@ -44,6 +44,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Variables set on top of this process's environment. */
   env?: Readonly<Record<string, string>>;
+  /** Start from an empty environment instead of this process's (a runtime gives plugins only what it chooses). */
+  cleanEnv?: boolean;
 }
 
 export interface ExecResult {
@@ -74,7 +76,7 @@ export function execTool(file: string, args: readonly string[], options: ExecOpt
     spawn(file, [...args], {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       // A predictable C locale keeps error messages parseable.
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...options.env },
+      env: { ...(options.cleanEnv ? {} : process.env), LC_ALL: 'C', LANG: 'C', ...options.env },
     });
   const child = options.netns === undefined ? start() : inNetns(options.netns, start);
 

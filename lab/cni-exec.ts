@@ -4,10 +4,9 @@
  * started inside `hostNetns` (the node's namespace in the lab), so whatever it does to "the
  * host" happens there and never in the root namespace.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { inNetns } from '../kernel/netns';
+import { execTool } from '../kernel/exec';
 
 /** Where `npm run build` links weft's multi-call plugin under each plugin name. */
 export const WEFT_BIN_DIR = path.join(__dirname, '..', 'bin');
@@ -66,7 +65,7 @@ function cniArgs(inv: CniInvocation): string {
     .join(';');
 }
 
-export function runCni(inv: CniInvocation): Promise<CniOutcome> {
+export async function runCni(inv: CniInvocation): Promise<CniOutcome> {
   const cniPath = inv.cniPath ?? DEFAULT_CNI_PATH;
   const exe = pluginPath(inv.plugin, cniPath);
   const env: Record<string, string> = {
@@ -81,36 +80,22 @@ export function runCni(inv: CniInvocation): Promise<CniOutcome> {
     ...(inv.env ?? {}),
   };
   const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const start = () => spawn(exe, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const child = inv.hostNetns === undefined ? start() : inNetns(inv.hostNetns, start);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({
-        exitCode: code ?? (signal ? 128 : 1),
-        signal,
-        stdout,
-        stderr: Buffer.concat(err).toString('utf8'),
-        json,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-      });
-    });
-    // EPIPE when the plugin exits without reading its config (e.g. it could not start):
-    // the exit status and output tell what happened.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(inv.config));
-  });
+  // Plugins may run long under load (100 at once in the IPAM tests); a hung one still ends.
+  const run = await execTool(exe, [], { netns: inv.hostNetns, input: JSON.stringify(inv.config), env, cleanEnv: true, timeoutMs: 120_000 });
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = run.stdout.trim() ? (JSON.parse(run.stdout) as Record<string, unknown>) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return {
+    exitCode: run.code ?? 128,
+    signal: run.signal,
+    stdout: run.stdout,
+    stderr: run.stderr,
+    json,
+    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+  };
 }
 
 /** Like runCni, but throws with the plugin's error JSON when it fails. */

@@ -6,7 +6,13 @@
  */
 import net from 'node:net';
 import type { NetlinkHandle, RouteSpec } from '../../kernel/netlink';
-import { CHECK_MISMATCH, CniError, type IPConfig, type Result, type Route } from '../types';
+import { netnsExists } from '../../kernel/netns';
+import { CHECK_MISMATCH, CniError, ErrorCode, type IPConfig, type Result, type Route } from '../types';
+
+/** ADD needs the pod's namespace: a clear code 4 before anything is made. */
+export function requirePodNetns(netns: string): void {
+  if (!netnsExists(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${netns} does not exist`);
+}
 
 /** Address and routes result entries that belong to the interface at `index` in result.interfaces. */
 export function ipsOfInterface(result: Result, index: number): IPConfig[] {

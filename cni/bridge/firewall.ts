@@ -17,10 +17,9 @@
  * I/O around them.
  */
 import crypto from 'node:crypto';
-import { Transaction, type TableRef } from '../../kernel/nft';
+import { Transaction, type Nft, type TableObjects, type TableRef } from '../../kernel/nft';
 import { formatAddress, networkAddress, parseCidr } from '../../ipam/address';
 import type { IPConfig } from '../types';
-import type { NftBatch, TableListing } from './nft-batch';
 
 export const MASQ_TABLE: TableRef = { family: 'inet', name: 'weft-cni' };
 export const SPOOF_TABLE: TableRef = { family: 'bridge', name: 'weft-cni' };
@@ -132,7 +131,7 @@ export function spoofCheckTransaction(hostVeth: string, podOwner: string, mac: s
  * Removes the pod's masquerade elements, and the subnet chains no other pod uses; undefined
  * when there is nothing of the pod's (or no table).
  */
-export function masqueradeRemoval(listing: TableListing | undefined, podOwner: string): Transaction | undefined {
+export function masqueradeRemoval(listing: TableObjects | undefined, podOwner: string): Transaction | undefined {
   if (!listing) return undefined;
   const tx = new Transaction(MASQ_TABLE);
   const used = new Set<string>();
@@ -157,7 +156,7 @@ export function masqueradeRemoval(listing: TableListing | undefined, podOwner: s
 }
 
 /** Removes the pod's spoof-check chain and port element; undefined when there are none. */
-export function spoofCheckRemoval(listing: TableListing | undefined, hostVeth: string): Transaction | undefined {
+export function spoofCheckRemoval(listing: TableObjects | undefined, hostVeth: string): Transaction | undefined {
   if (!listing) return undefined;
   const chain = podChain(hostVeth);
   const tx = new Transaction(SPOOF_TABLE);
@@ -180,7 +179,7 @@ export interface PodRules {
 }
 
 export class BridgeFirewall {
-  constructor(private readonly nft: NftBatch) {}
+  constructor(private readonly nft: Nft) {}
 
   /** Applies a pod's rule transactions, all tables in one nft batch. */
   async apply(transactions: readonly Transaction[]): Promise<void> {
@@ -194,8 +193,8 @@ export class BridgeFirewall {
    */
   async remove(pod: PodRules, attempts = 3): Promise<void> {
     const [masq, spoof] = await Promise.all([
-      pod.masqueradeOwner !== undefined ? this.nft.listTable(MASQ_TABLE) : undefined,
-      pod.spoofCheckPort !== undefined ? this.nft.listTable(SPOOF_TABLE) : undefined,
+      pod.masqueradeOwner !== undefined ? this.nft.listObjects(MASQ_TABLE) : undefined,
+      pod.spoofCheckPort !== undefined ? this.nft.listObjects(SPOOF_TABLE) : undefined,
     ]);
     const transactions = [
       pod.masqueradeOwner !== undefined ? masqueradeRemoval(masq, pod.masqueradeOwner) : undefined,

@@ -10,18 +10,16 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { isNetlinkError, openNetlink, type Link, type NetlinkHandle } from '../../kernel/netlink';
-import { netnsExists } from '../../kernel/netns';
-import type { Transaction } from '../../kernel/nft';
+import { NftCli, type Transaction } from '../../kernel/nft';
 import { readSysctl, writeSysctl } from '../../kernel/sysctl';
-import { hasIpam, ipamAdd, ipamCheck, ipamDel } from '../attach/ipam';
-import { checkInterface, configureInterface, ipsOfInterface } from '../attach/container-iface';
+import { addressInterface, hasIpam, ipamCheck, ipamDel } from '../attach/ipam';
+import { checkInterface, configureInterface, ipsOfInterface, requirePodNetns } from '../attach/container-iface';
 import { Rollback } from '../attach/rollback';
 import type { AttachmentRequest, CniPlugin, PluginOptions } from '../plugin';
 import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type IPConfig, type Result, type Route } from '../types';
 import { parseBridgeConfig, type BridgeConfig } from './config';
 import { BridgeFirewall, masqueradeTransaction, owner, spoofCheckTransaction, type PodRules } from './firewall';
 import { ensureGatewayAddresses } from './gateway';
-import { nftBatch } from './nft-batch';
 
 /** Result index of the container interface: [bridge, host veth, container]. */
 const CONTAINER_INDEX = 2;
@@ -138,11 +136,11 @@ function enableForwarding(hostNetns: string, ips: readonly IPConfig[]): void {
 
 export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
   const { hostNetns } = options;
-  const firewall = new BridgeFirewall(nftBatch(hostNetns));
+  const firewall = new BridgeFirewall(new NftCli({ netns: hostNetns }));
 
   async function add(req: AttachmentRequest): Promise<Result> {
     const cfg = parseBridgeConfig(req.config);
-    if (!netnsExists(req.netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${req.netns} does not exist`);
+    requirePodNetns(req.netns);
     const rollback = new Rollback();
     const vethName = hostVethName(req.containerId, req.ifName);
     return withHandles(hostNetns, req.netns, (host, pod) =>
@@ -158,14 +156,9 @@ export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
         if (cfg.hairpinMode) await host.links.setBridgePort(vethName, { hairpin: true });
         await host.links.setUp(vethName);
 
-        let ipam: Result = { cniVersion: CURRENT_VERSION };
-        if (hasIpam(req)) {
-          ipam = await ipamAdd(req);
-          rollback.push('release IPAM allocation', () => ipamDel(req));
-          if (!ipam.ips?.length) throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM plugin ${req.config.ipam?.type} returned no IP addresses`);
-        }
-        const ips = (ipam.ips ?? []).map((ip) => ({ ...ip, interface: CONTAINER_INDEX }));
-        const routes = [...(ipam.routes ?? []), ...(cfg.isDefaultGateway ? defaultRoutes(ips, ipam.routes ?? []) : [])];
+        const addressing = await addressInterface(req, rollback, CONTAINER_INDEX);
+        const { ips, dns } = addressing;
+        const routes = [...addressing.routes, ...(cfg.isDefaultGateway ? defaultRoutes(ips, addressing.routes) : [])];
         if (cfg.isGateway) {
           await ensureGatewayAddresses(host, cfg, ips, { rollback, stillOurs: async () => !(await hasOtherPorts(host, bridge.index, vethName)) });
         }
@@ -192,9 +185,10 @@ export function createBridgePlugin(options: PluginOptions = {}): CniPlugin {
             { name: hostVeth.name, mac: hostVeth.mac },
             { name: container.name, mac: container.mac, sandbox: req.netns },
           ],
-          ips,
+          // Without IPAM the attachment is L2 only and the result has no `ips`, as the reference's.
+          ...(ips.length > 0 ? { ips } : {}),
           ...(routes.length > 0 ? { routes } : {}),
-          dns: ipam.dns ?? req.config.dns ?? {},
+          dns,
         };
       }),
     );

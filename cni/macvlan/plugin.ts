@@ -8,11 +8,11 @@
  */
 import { isNetlinkError, openNetlink, type NetlinkHandle } from '../../kernel/netlink';
 import { netnsExists } from '../../kernel/netns';
-import { checkInterface, configureInterface, ipsOfInterface } from '../attach/container-iface';
-import { hasIpam, ipamAdd, ipamCheck, ipamDel } from '../attach/ipam';
+import { checkInterface, configureInterface, ipsOfInterface, requirePodNetns } from '../attach/container-iface';
+import { addressInterface, hasIpam, ipamCheck, ipamDel } from '../attach/ipam';
 import { Rollback } from '../attach/rollback';
 import type { AttachmentRequest, CniPlugin, PluginOptions } from '../plugin';
-import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type DNS, type Result } from '../types';
+import { CHECK_MISMATCH, CURRENT_VERSION, CniError, ErrorCode, type Result } from '../types';
 import { parseMacvlanConfig, type MacvlanConfig } from './config';
 import { findMaster, missingMasterMessage } from './master';
 import { announceAddressesOnUp } from './neighbour-notify';
@@ -41,25 +41,12 @@ async function withHandles<T>(
   }
 }
 
-function requireNetns(netns: string): void {
-  if (!netnsExists(netns)) throw new CniError(ErrorCode.InvalidEnvironment, `network namespace ${netns} does not exist`);
-}
-
-function saysSomething(dns: DNS | undefined): dns is DNS {
-  return !!dns && !!(dns.nameservers?.length || dns.domain || dns.search?.length || dns.options?.length);
-}
-
-/** The config's dns when it says anything (the reference always reports it), else IPAM's. */
-function resultDns(configDns: DNS | undefined, ipamDns: DNS | undefined): DNS {
-  return saysSomething(configDns) ? configDns : ipamDns ?? {};
-}
-
 export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
   const { hostNetns } = options;
 
   async function add(req: AttachmentRequest): Promise<Result> {
     const cfg = parseMacvlanConfig(req.config, req.args);
-    requireNetns(req.netns);
+    requirePodNetns(req.netns);
     const rollback = new Rollback();
     return withHandles(hostNetns, cfg, req.netns, (pod, masterNs) =>
       rollback.guard(async () => {
@@ -81,15 +68,8 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
         });
         rollback.push(`delete ${req.ifName}`, () => pod.links.delete(req.ifName));
 
-        let ipam: Result = { cniVersion: CURRENT_VERSION };
-        if (hasIpam(req)) {
-          ipam = await ipamAdd(req);
-          rollback.push('release the IPAM allocation', () => ipamDel(req));
-          if (!ipam.ips?.length) throw new CniError(ErrorCode.InvalidNetworkConfig, `IPAM plugin ${req.config.ipam?.type} returned no IP addresses`);
-          announceAddressesOnUp(req.netns, req.ifName);
-        }
-        const ips = (ipam.ips ?? []).map((ip) => ({ ...ip, interface: 0 }));
-        const routes = ipam.routes ?? [];
+        const { ips, routes, dns } = await addressInterface(req, rollback, 0);
+        if (ips.length > 0) announceAddressesOnUp(req.netns, req.ifName);
         // No DAD: the address must work when ADD returns, as the reference's settle step ensures.
         await configureInterface(pod, req.ifName, ips, routes, { noDad: true });
         // Read back: the kernel picks the MAC when the config gives none.
@@ -100,7 +80,7 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
           // Without IPAM the attachment is L2 only and the result has no `ips`, as the reference's.
           ...(ips.length > 0 ? { ips } : {}),
           ...(routes.length > 0 ? { routes } : {}),
-          dns: resultDns(req.config.dns, ipam.dns),
+          dns,
         };
       }),
     );
@@ -139,7 +119,7 @@ export function createMacvlanPlugin(options: PluginOptions = {}): CniPlugin {
     const cfg = parseMacvlanConfig(req.config, req.args);
     const prev = req.config.prevResult;
     if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'CHECK needs prevResult, the result of the ADD');
-    requireNetns(req.netns);
+    requirePodNetns(req.netns);
     if (hasIpam(req)) await ipamCheck(req);
     const index = (prev.interfaces ?? []).findIndex((i) => i.name === req.ifName && i.sandbox === req.netns);
     if (index < 0) throw new CniError(CHECK_MISMATCH, `prevResult lists no interface ${req.ifName} in ${req.netns}`);

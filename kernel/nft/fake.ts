@@ -10,7 +10,7 @@
  * listings show them so (nft would normalise them) with no counters.
  */
 import { NftError } from './errors';
-import { pickKind, type ListKinds, type Nft } from './nft';
+import { pickKind, type ListKinds, type Nft, type TableObjects } from './nft';
 import { renderOperation } from './render';
 import { renderMapType, renderPriority, renderSetFlags, renderSetType } from './syntax';
 import { Transaction } from './transaction';
@@ -106,12 +106,23 @@ export class FakeNft implements Nft {
   readonly history: string[] = [];
 
   async run(tx: Transaction): Promise<void> {
-    this.state = this.applyToCopy(tx);
-    if (tx.size > 0) this.history.push(tx.render());
+    await this.runAll([tx]);
+  }
+
+  async runAll(transactions: readonly Transaction[]): Promise<void> {
+    // Applied to one copy in order and kept only when all of it applies, as nft's batch.
+    let next = this.state;
+    let lineOffset = 0;
+    for (const tx of transactions) {
+      next = this.applyToCopy(tx, next, lineOffset);
+      lineOffset += tx.size;
+    }
+    this.state = next;
+    for (const tx of transactions) if (tx.size > 0) this.history.push(tx.render());
   }
 
   async check(tx: Transaction): Promise<void> {
-    this.applyToCopy(tx);
+    this.applyToCopy(tx, this.state, 0);
   }
 
   async listTables(): Promise<TableRef[]> {
@@ -136,6 +147,13 @@ export class FakeNft implements Nft {
       sets: sets('set'),
       maps: sets('map'),
     };
+  }
+
+  async listObjects(ref: TableRef): Promise<TableObjects | undefined> {
+    const ruleset = await this.listRuleset(ref);
+    if (!ruleset) return undefined;
+    const { rules: _rules, ...objects } = ruleset;
+    return objects;
   }
 
   /**
@@ -168,8 +186,8 @@ export class FakeNft implements Nft {
     return tx.render();
   }
 
-  private applyToCopy(tx: Transaction): FakeState {
-    const next = cloneState(this.state);
+  private applyToCopy(tx: Transaction, from: FakeState, lineOffset: number): FakeState {
+    const next = cloneState(from);
     const ops = tx.operations();
     ops.forEach((op, i) => {
       try {
@@ -177,7 +195,7 @@ export class FakeNft implements Nft {
       } catch (err) {
         if (!(err instanceof OpFailure)) throw err;
         const lineText = renderOperation(tx.table, op);
-        const line = i + 1;
+        const line = lineOffset + i + 1;
         const stderr = `/dev/stdin:${line}:1-${lineText.length}: Error: ${err.message}\n${lineText}\n`;
         throw new NftError(`nft: line ${line}: ${err.message}: ${lineText}`, {
           line,

@@ -21,9 +21,17 @@ export interface ListKinds {
   maps: MapInfo[];
 }
 
+/** A table's objects without its rules: what the JSON listing alone gives (one nft run, not two). */
+export type TableObjects = Omit<Ruleset, 'rules'>;
+
 export interface Nft {
   /** Applies the transaction atomically; throws NftError (nothing applied) when nft refuses it. */
   run(tx: Transaction): Promise<void>;
+  /**
+   * Applies several transactions, on any tables, as one atomic batch (one nft run): all or
+   * nothing. Line N of the error is the N-th operation across them, in order.
+   */
+  runAll(transactions: readonly Transaction[]): Promise<void>;
   /** Asks nft whether the transaction would apply (`nft -c`), changing nothing. */
   check(tx: Transaction): Promise<void>;
   /** Tables of every family. */
@@ -32,6 +40,11 @@ export interface Nft {
   list<K extends keyof ListKinds>(table: TableRef, kind: K): Promise<ListKinds[K]>;
   /** Everything in a table, or undefined when it does not exist. */
   listRuleset(table: TableRef): Promise<Ruleset | undefined>;
+  /**
+   * Chains, sets and maps (with elements and their comments) without rules, or undefined when
+   * the table does not exist. Chain comments that only the text listing shows are absent.
+   */
+  listObjects(table: TableRef): Promise<TableObjects | undefined>;
 }
 
 /** Picks one kind out of a ruleset; shared by the real and the fake implementation. */
@@ -55,11 +68,15 @@ export class NftCli implements Nft {
   constructor(private readonly options: NftCliOptions = {}) {}
 
   async run(tx: Transaction): Promise<void> {
-    await this.apply(tx, ['-f', '-']);
+    await this.apply([tx], ['-f', '-']);
+  }
+
+  async runAll(transactions: readonly Transaction[]): Promise<void> {
+    await this.apply(transactions, ['-f', '-']);
   }
 
   async check(tx: Transaction): Promise<void> {
-    await this.apply(tx, ['-c', '-f', '-']);
+    await this.apply([tx], ['-c', '-f', '-']);
   }
 
   async listTables(): Promise<TableRef[]> {
@@ -77,41 +94,40 @@ export class NftCli implements Nft {
   }
 
   async listRuleset(table: TableRef): Promise<Ruleset | undefined> {
-    const ref = renderTableRef(table).split(' ');
     // JSON for structure and elements, text for rules and comments (see parse-json.ts).
-    const [json, text] = await Promise.all([
-      this.read(['-j', 'list', 'table', ...ref], true),
-      this.read(['-a', 'list', 'table', ...ref], true),
-    ]);
-    if (json === undefined || text === undefined) return undefined;
-    const objects = parseNftJson(json);
+    const [objects, text] = await Promise.all([this.listObjects(table), this.read(['-a', 'list', 'table', ...renderTableRef(table).split(' ')], true)]);
+    if (objects === undefined || text === undefined) return undefined;
     const listing = parseNftText(text);
+    if (objects.table.comment === undefined && listing.tableComment !== undefined) objects.table.comment = listing.tableComment;
+    for (const chain of objects.chains) {
+      const comment = listing.chainComments.get(chain.name);
+      if (chain.comment === undefined && comment !== undefined) chain.comment = comment;
+    }
+    return { ...objects, rules: listing.rules };
+  }
+
+  async listObjects(table: TableRef): Promise<TableObjects | undefined> {
+    const json = await this.read(['-j', 'list', 'table', ...renderTableRef(table).split(' ')], true);
+    if (json === undefined) return undefined;
+    const objects = parseNftJson(json);
     const tableObj = objects.find((o) => o.kind === 'table');
     if (!tableObj) return undefined;
-    const info = tableFromJson(tableObj.body);
-    if (info.comment === undefined && listing.tableComment !== undefined) info.comment = listing.tableComment;
-    const chains = objects
-      .filter((o) => o.kind === 'chain')
-      .map((o) => {
-        const chain = chainFromJson(o.body);
-        const comment = listing.chainComments.get(chain.name);
-        if (chain.comment === undefined && comment !== undefined) chain.comment = comment;
-        return chain;
-      });
     return {
-      table: info,
-      chains,
-      rules: listing.rules,
+      table: tableFromJson(tableObj.body),
+      chains: objects.filter((o) => o.kind === 'chain').map((o) => chainFromJson(o.body)),
       sets: objects.filter((o) => o.kind === 'set').map((o) => setFromJson(o.body)),
       maps: objects.filter((o) => o.kind === 'map').map((o) => setFromJson(o.body)),
     };
   }
 
-  private async apply(tx: Transaction, args: string[]): Promise<void> {
-    if (tx.size === 0) return;
-    const input = tx.render();
+  private async apply(transactions: readonly Transaction[], args: string[]): Promise<void> {
+    const nonEmpty = transactions.filter((tx) => tx.size > 0);
+    if (nonEmpty.length === 0) return;
+    // One line per operation in each transaction, so line N of the input is operation N-1.
+    const input = nonEmpty.map((tx) => tx.render()).join('');
+    const operations = nonEmpty.flatMap((tx) => tx.operations());
     const result = await execTool(this.binary, args, { netns: this.options.netns, input, timeoutMs: this.options.timeoutMs });
-    if (result.code !== 0) throw nftErrorFromOutput(input, tx.operations(), result.stderr, result.code);
+    if (result.code !== 0) throw nftErrorFromOutput(input, operations, result.stderr, result.code);
   }
 
   /** Runs a read-only nft command; with `missingOk`, "No such file or directory" gives undefined. */

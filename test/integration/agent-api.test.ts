@@ -1,17 +1,15 @@
 /** The agent's gRPC API over a real unix socket, with the real client library. */
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createAgentClient } from '../../agent/api/client';
 import { LocalEndpoints } from '../../agent/api/endpoints';
 import type { AgentStatus } from '../../agent/api/messages';
 import { startAgentApi } from '../../agent/api/server';
+import { tempDir } from '../helpers/tmp';
 
 function setup(t: { teardown(fn: () => void | Promise<void>): void }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-api-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 'run', 'agent.sock');
+  return path.join(tempDir(t, 'api'), 'run', 'agent.sock');
 }
 
 const STATUS: AgentStatus = {

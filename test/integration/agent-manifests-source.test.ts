@@ -1,11 +1,11 @@
 /** The manifests directory source, watching a real directory (no network namespace involved). */
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { objectKey } from '../../agent/objects';
 import { ManifestsSource } from '../../agent/sources/manifests';
 import type { SourceEvent } from '../../agent/sources/source';
+import { tempDir } from '../helpers/tmp';
 
 function pod(name: string, labels: Record<string, string>): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop', labels } });
@@ -40,8 +40,7 @@ function recorder() {
 const describe = (e: SourceEvent) => (e.type === 'SYNCED' ? 'SYNCED' : e.type === 'SKIPPED' ? `SKIPPED ${e.where}` : `${e.type} ${objectKey(e.object)}`);
 
 test('initial state, then file changes within a second: add, modify, delete; bad objects skipped', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-manifests-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'manifests');
   fs.writeFileSync(path.join(dir, 'a.json'), pod('a', { app: 'web' }));
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a manifest');
   const source = new ManifestsSource({ dir });

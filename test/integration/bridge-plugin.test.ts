@@ -4,7 +4,6 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createBridgePlugin, hostVethName } from '../../cni/bridge';
 import type { AttachmentRequest, CniPlugin } from '../../cni/plugin';
@@ -17,6 +16,7 @@ import { ping, runIn, startPeerAddressServer, startTcpServer, tcpProbe } from '.
 import { tempNetns } from '../helpers/netns';
 import { snapshot } from '../helpers/snapshot';
 import { outsideNetwork } from '../helpers/topology';
+import { tempDir } from '../helpers/tmp';
 
 interface Node {
   netns: string;
@@ -26,8 +26,7 @@ interface Node {
 
 function node(t: ExecutionContext): Node {
   const netns = tempNetns(t, 'node');
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-bridge-'));
-  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = tempDir(t, 'bridge');
   return { netns, plugin: createBridgePlugin({ hostNetns: netns }), dataDir };
 }
 

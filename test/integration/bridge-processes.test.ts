@@ -5,20 +5,19 @@
  */
 import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { withNetlink } from '../../kernel/netlink';
 import { runCni } from '../../lab/cni-exec';
 import { ping, runIn } from '../../lab/probe';
 import { systemBinary } from '../../kernel/exec';
 import { tempNetns } from '../helpers/netns';
+import { tempDir } from '../helpers/tmp';
 
 const PODS = 12;
 
 test(`${PODS} ADD processes at once on a fresh node, then ${PODS} DEL processes: all succeed, distinct addresses, nothing left`, async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-bridge-proc-'));
-  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = tempDir(t, 'bridge-proc');
   const config = {
     cniVersion: '1.1.0',
     name: 'procs',

@@ -6,7 +6,6 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { systemBinary } from '../../kernel/exec';
 import { withNetlink } from '../../kernel/netlink';
@@ -15,15 +14,10 @@ import { addNetworkList, delNetworkList, type NetworkConfigList, type RuntimeAtt
 import { ping, runIn, startTcpServer, tcpProbe } from '../../lab/probe';
 import { tempNetns } from '../helpers/netns';
 import { outsideNetwork } from '../helpers/topology';
+import { tempDir } from '../helpers/tmp';
 
 /** The attachment plugins under test; the reference bridge shows what the chain does when it works. */
 const BRIDGE_TYPES = ['bridge', 'weft-bridge'];
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-chain-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function bridgePlugin(type: string, ipamType: string, dataDir: string, subnet: string) {
   return { type, bridge: 'cni-chain', isGateway: true, isDefaultGateway: true, ipMasq: true, ipam: { type: ipamType, subnet, dataDir } };
@@ -86,7 +80,7 @@ for (const BRIDGE_TYPE of BRIDGE_TYPES) {
     const node = tempNetns(t, 'node');
     const outside = await outsideNetwork(t, node);
     const before = await nodeState(node);
-    const dataDir = tempDir(t);
+    const dataDir = tempDir(t, 'chain');
     const list: NetworkConfigList = {
       cniVersion: '1.0.0',
       name: 'chain',
@@ -134,7 +128,7 @@ for (const BRIDGE_TYPE of BRIDGE_TYPES) {
 
   test(`${BRIDGE_TYPE} with the reference host-local IPAM: pods reach each other, DEL releases`, async (t) => {
     const node = tempNetns(t, 'node');
-    const dataDir = tempDir(t);
+    const dataDir = tempDir(t, 'chain');
     const list: NetworkConfigList = { cniVersion: '1.0.0', name: 'hl', plugins: [bridgePlugin(BRIDGE_TYPE, 'host-local', dataDir, '10.233.2.0/24')] };
     const a = attachment(t, node, 'a');
     const b = attachment(t, node, 'b');

@@ -5,18 +5,12 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { delegateIpam } from '../../cni/delegate';
 import type { AttachmentRequest } from '../../cni/plugin';
 import type { NetConf } from '../../cni/types';
 import { REFERENCE_CNI_DIR, runCni, WEFT_BIN_DIR } from '../../lab/cni-exec';
-
-function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/tmp';
 
 test('VERSION through the executable does not load the CA bundle runtimes pass along', (t) => {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: 'VERSION', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
@@ -31,7 +25,7 @@ test('VERSION through the executable does not load the CA bundle runtimes pass a
 });
 
 test('ADD through the executable converts the result to the config version (0.4.0)', async (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, 'exec');
   const config = { cniVersion: '0.4.0', name: 'net', type: 'x', ipam: { type: 'weft-ipam', subnet: '10.77.0.0/24', dataDir } };
   const add = await runCni({ plugin: 'weft-ipam', command: 'ADD', config, containerId: 'c1', netns: '/x', ifName: 'eth0' });
   t.is(add.exitCode, 0, add.stdout);
@@ -42,7 +36,7 @@ test('ADD through the executable converts the result to the config version (0.4.
 });
 
 test('the program installed under a name it does not serve answers with error JSON', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'exec');
   fs.symlinkSync(fs.realpathSync(path.join(WEFT_BIN_DIR, 'weft-ipam')), path.join(dir, 'weft-nope'));
   const out = await runCni({ plugin: 'weft-nope', command: 'ADD', config: { cniVersion: '1.1.0', name: 'n' }, containerId: 'c', netns: '/x', ifName: 'eth0', cniPath: [dir] });
   t.is(out.exitCode, 1);
@@ -66,7 +60,7 @@ for (const [type, cniPath] of [
   ['weft-ipam', [WEFT_BIN_DIR]],
 ] as const) {
   test(`delegation to ${type}: ADD returns the current-form result, DEL releases it`, async (t) => {
-    const dataDir = tempDir(t);
+    const dataDir = tempDir(t, 'exec');
     const config: NetConf = { cniVersion: '0.3.1', name: 'dnet', type: 'weft-bridge', ipam: { type, ranges: [[{ subnet: '10.78.0.0/29' }], [{ subnet: 'fd78::/120' }]], dataDir } };
     const result = await delegateIpam('ADD', request(config, [...cniPath]));
     t.is(result.cniVersion, '1.1.0');
@@ -81,7 +75,7 @@ for (const [type, cniPath] of [
 }
 
 test('delegation: the IPAM plugin error keeps its code and message', async (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, 'exec');
   // A /30 has one usable address besides the gateway.
   const config: NetConf = { cniVersion: '1.0.0', name: 'tiny', type: 'weft-bridge', ipam: { type: 'host-local', subnet: '10.79.0.0/30', dataDir } };
   await delegateIpam('ADD', request(config, [REFERENCE_CNI_DIR], 'first'));

@@ -6,20 +6,14 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { encodeFrame, startCniServer, type CniServer } from '../../cni/server';
 import { withNetlink } from '../../kernel/netlink';
 import { runCni, SHIM_BIN_DIR, WEFT_BIN_DIR } from '../../lab/cni-exec';
 import { ping } from '../../lab/probe';
 import { tempNetns } from '../helpers/netns';
+import { tempDir } from '../helpers/tmp';
 
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-srv-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function server(t: ExecutionContext, dir: string, log: string[] = []): Promise<CniServer> {
   const srv = await startCniServer({ socketPath: path.join(dir, 'cni.sock'), log: (l) => log.push(l) });
@@ -32,7 +26,7 @@ function ipamConfig(dataDir: string) {
 }
 
 test('the shim hands ADD and DEL to the server and prints its result', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const srv = await server(t, dir);
   // With no fallback available, only the server can have answered.
   const env = { WEFT_CNI_SOCKET: srv.socketPath, WEFT_CNI_FALLBACK_DIR: '/nonexistent' };
@@ -47,7 +41,7 @@ test('the shim hands ADD and DEL to the server and prints its result', async (t)
 });
 
 test('errors come back with exit 1 and the error JSON intact, control characters and UTF-8 included', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const srv = await server(t, dir);
   const command = 'BOGUS\t"ü"\n';
   const out = await runCni({
@@ -62,7 +56,7 @@ test('errors come back with exit 1 and the error JSON intact, control characters
 });
 
 test('VERSION through the server', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const srv = await server(t, dir);
   const out = await runCni({ plugin: 'weft-ipam', command: 'VERSION', config: {}, cniPath: [SHIM_BIN_DIR], env: { WEFT_CNI_SOCKET: srv.socketPath, WEFT_CNI_FALLBACK_DIR: '/nonexistent' } });
   t.is(out.exitCode, 0);
@@ -70,7 +64,7 @@ test('VERSION through the server', async (t) => {
 });
 
 test('without a server the shim runs the Node.js entry of the same plugin', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const call = { plugin: 'weft-ipam', config: ipamConfig(dir), containerId: 'c2', netns: '/x', ifName: 'eth0', cniPath: [SHIM_BIN_DIR] };
   const env = { WEFT_CNI_SOCKET: path.join(dir, 'nobody-listens.sock') };
   const add = await runCni({ ...call, command: 'ADD', env });
@@ -84,7 +78,7 @@ test('without a server the shim runs the Node.js entry of the same plugin', asyn
 });
 
 test('the server drops malformed requests and keeps serving', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const log: string[] = [];
   const srv = await server(t, dir, log);
   const send = (bytes: Buffer) =>
@@ -104,7 +98,7 @@ test('the server drops malformed requests and keeps serving', async (t) => {
 });
 
 test('a second server refuses a socket that is in use; a stale socket file is taken over', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const srv = await server(t, dir);
   await t.throwsAsync(startCniServer({ socketPath: srv.socketPath }), { message: /already listens/ });
   await srv.close();
@@ -115,7 +109,7 @@ test('a second server refuses a socket that is in use; a stale socket file is ta
 });
 
 test('weft-bridge through the shim acts in the namespace the shim runs in, not the server', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'srv');
   const srv = await server(t, dir);
   const node = tempNetns(t, 'node');
   const podNs = tempNetns(t, 'pod');

@@ -5,17 +5,11 @@
 import test from 'ava';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { runCni, runCniOk } from '../../lab/cni-exec';
 import { ping, startTcpServer, tcpProbe } from '../../lab/probe';
 import { tempNetns } from '../helpers/netns';
-
-function tempDataDir(t: { teardown(fn: () => void): void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-ipam-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/tmp';
 
 /** Addresses currently allocated in a host-local style data directory. */
 function allocated(dataDir: string, network: string): string[] {
@@ -45,7 +39,7 @@ async function attach(t: Parameters<typeof tempNetns>[0], node: string, config: 
 
 test('reference bridge + weft-ipam: two pods reach each other over IPv4', async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = bridgeConfig('v4net', dataDir, [[{ subnet: '10.244.7.0/24' }]]);
   const a = await attach(t, node, config, 'a');
   const b = await attach(t, node, config, 'b');
@@ -61,7 +55,7 @@ test('reference bridge + weft-ipam: two pods reach each other over IPv4', async 
 
 test('reference bridge + weft-ipam: dual-stack pods reach each other over IPv4 and IPv6', async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = bridgeConfig('dual', dataDir, [[{ subnet: '10.244.8.0/24' }], [{ subnet: 'fd00:10:244:8::/64' }]]);
   const a = await attach(t, node, config, 'a');
   const b = await attach(t, node, config, 'b');
@@ -72,7 +66,7 @@ test('reference bridge + weft-ipam: dual-stack pods reach each other over IPv4 a
 
 test('DEL through the reference bridge releases the weft-ipam allocation, twice is fine', async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = bridgeConfig('delnet', dataDir, [[{ subnet: '10.244.9.0/24' }]]);
   const a = await attach(t, node, config, 'a');
   t.deepEqual(allocated(dataDir, 'delnet'), ['10.244.9.2']);
@@ -84,7 +78,7 @@ test('DEL through the reference bridge releases the weft-ipam allocation, twice 
 
 test('GC through the weft-ipam executable releases allocations of attachments that are gone', async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const ipam = { type: 'weft-ipam', dataDir, ranges: [[{ subnet: '10.244.10.0/24' }]] };
   const config = { cniVersion: '1.1.0', name: 'gcnet', type: 'weft-ipam', ipam };
   for (const id of ['keep', 'gone1', 'gone2']) {
@@ -104,7 +98,7 @@ test('GC through the weft-ipam executable releases allocations of attachments th
 
 test('an exhausted pool through the reference bridge fails cleanly with weft-ipam\'s error', async (t) => {
   const node = tempNetns(t, 'node');
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   // /30: .1 is the gateway, .2 the only usable address.
   const config = bridgeConfig('tiny', dataDir, [[{ subnet: '10.244.11.0/30' }]]);
   await attach(t, node, config, 'a');

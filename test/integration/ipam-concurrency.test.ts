@@ -2,18 +2,12 @@
  * weft-ipam as separate processes (dist/bin/weft-ipam): many ADDs at once, and a process
  * killed in the middle of an ADD.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { CRASH_ENV } from '../../ipam/crash-hook';
 import { runIpam, runIpamOk } from './ipam-exec';
-
-function tempDataDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-ipam-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/tmp';
 
 function config(dataDir: string, ranges: object[][], extra: object = {}) {
   return { cniVersion: '1.1.0', name: 'busy', type: 'weft-ipam', ipam: { type: 'weft-ipam', dataDir, ranges }, ...extra };
@@ -30,7 +24,7 @@ function addressFiles(dataDir: string): Record<string, string> {
 }
 
 test('100 ADD processes started at once get 100 distinct addresses and leave a consistent store', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const conf = config(dataDir, [[{ subnet: '10.40.0.0/24' }], [{ subnet: 'fd00:40::/64' }]]);
   const results = await Promise.all(
     Array.from({ length: 100 }, async (_, i) => {
@@ -51,7 +45,7 @@ test('100 ADD processes started at once get 100 distinct addresses and leave a c
 });
 
 test('a process killed in the middle of an ADD leaves no lock held and only an allocation GC removes', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const conf = config(dataDir, [[{ subnet: '10.41.0.0/24' }], [{ subnet: 'fd00:41::/64' }]]);
   await runIpamOk({ plugin: 'weft-ipam', command: 'ADD', config: conf, containerId: 'alive', ifName: 'eth0' });
 

@@ -3,17 +3,11 @@
  * data directory: each continues where the other stopped, releases the other's allocations,
  * and their locks exclude each other. Both run as executables.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { type IpamPluginKind, runIpam, runIpamOk } from './ipam-exec';
-
-function tempDataDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-ipam-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/tmp';
 
 /** host-local 1.1.1 accepts configs up to 1.0.0; weft-ipam gets the same bytes. */
 function config(plugin: IpamPluginKind, dataDir: string, ranges: object[][]) {
@@ -43,7 +37,7 @@ async function del(plugin: IpamPluginKind, dataDir: string, ranges: object[][], 
 const DUAL = [[{ subnet: '10.30.0.0/24' }], [{ subnet: 'fd00:30::/64' }]];
 
 test('weft-ipam continues a host-local store and releases host-local\'s allocation', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   t.deepEqual(await add('host-local', dataDir, DUAL, 'h1'), ['10.30.0.2/24', 'fd00:30::2/64']);
   t.deepEqual(await add('host-local', dataDir, DUAL, 'h2'), ['10.30.0.3/24', 'fd00:30::3/64']);
   await del('host-local', dataDir, DUAL, 'h1');
@@ -53,7 +47,7 @@ test('weft-ipam continues a host-local store and releases host-local\'s allocati
 });
 
 test('host-local continues a weft-ipam store, releases and checks weft-ipam\'s allocation', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   t.deepEqual(await add('weft-ipam', dataDir, DUAL, 'w1'), ['10.30.0.2/24', 'fd00:30::2/64']);
   t.deepEqual(await add('weft-ipam', dataDir, DUAL, 'w2'), ['10.30.0.3/24', 'fd00:30::3/64']);
   t.deepEqual(await add('host-local', dataDir, DUAL, 'h1'), ['10.30.0.4/24', 'fd00:30::4/64']);
@@ -69,7 +63,7 @@ test('host-local continues a weft-ipam store, releases and checks weft-ipam\'s a
 });
 
 test('each plugin sees the other\'s addresses as taken: exhaustion and requested addresses', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const tiny = [[{ subnet: '10.31.0.0/29' }]]; // .2 to .6 usable
   for (const [i, plugin] of (['weft-ipam', 'host-local', 'weft-ipam', 'host-local', 'weft-ipam'] as const).entries()) {
     t.deepEqual(await add(plugin, dataDir, tiny, `c${i}`), [`10.31.0.${i + 2}/29`]);
@@ -86,7 +80,7 @@ test('each plugin sees the other\'s addresses as taken: exhaustion and requested
 });
 
 test('host-local and weft-ipam started at once share the lock: distinct addresses, consistent store', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const ranges = [[{ subnet: '10.32.0.0/24' }]];
   const calls = Array.from({ length: 40 }, (_, i) => {
     const plugin: IpamPluginKind = i % 2 === 0 ? 'weft-ipam' : 'host-local';

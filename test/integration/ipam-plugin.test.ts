@@ -4,18 +4,12 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { AttachmentRequest } from '../../cni/plugin';
 import { CniError, ErrorCode, type NetConf } from '../../cni/types';
 import { native } from '../../kernel/native';
 import { ALLOCATION_MISMATCH, allocate, gc, ipamPlugin, parseIpamConfig, release } from '../../ipam';
-
-function tempDataDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-ipam-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/tmp';
 
 function netConf(dataDir: string, ipam: Record<string, unknown>, extra: Partial<NetConf> = {}): NetConf {
   return { cniVersion: '1.1.0', name: 'net1', type: 'bridge', ipam: { type: 'weft-ipam', dataDir, ...ipam }, ...extra };
@@ -61,7 +55,7 @@ const V4 = [{ subnet: '10.244.1.0/24' }];
 const V6 = [{ subnet: 'fd00:10:244:1::/64' }];
 
 test('dual-stack ADD: a 1.1.0 result without interfaces, host-local\'s files on disk', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4, V6], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] });
   const result = await ipamPlugin.add(request(config, 'ctr1'));
   t.deepEqual(result, {
@@ -82,20 +76,20 @@ test('dual-stack ADD: a 1.1.0 result without interfaces, host-local\'s files on 
 });
 
 test('IPv6-only ADD; no routes and no dns keys when none are configured', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const result = await ipamPlugin.add(request(netConf(dataDir, { ranges: [[{ subnet: 'fd00:1::/120', rangeStart: 'fd00:1::80' }]] }), 'c'));
   t.deepEqual(result, { cniVersion: '1.1.0', ips: [{ address: 'fd00:1::80/120', gateway: 'fd00:1::1' }] });
 });
 
 test('the legacy single-range keys allocate like ranges', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { subnet: '10.9.0.0/24', rangeStart: '10.9.0.100', gateway: '10.9.0.254' });
   const result = await ipamPlugin.add(request(config, 'c'));
   t.deepEqual(result.ips, [{ address: '10.9.0.100/24', gateway: '10.9.0.254' }]);
 });
 
 test('ADD is idempotent per containerID+ifname; another ifname gets another address', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4, V6] });
   const first = await addresses(config, 'ctr1');
   t.deepEqual(await addresses(config, 'ctr1'), first);
@@ -109,13 +103,13 @@ test('ADD is idempotent per containerID+ifname; another ifname gets another addr
 });
 
 test('a repeated ADD completes a partial allocation (a range set added to the config)', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   await addresses(netConf(dataDir, { ranges: [V4] }), 'ctr1');
   t.deepEqual(await addresses(netConf(dataDir, { ranges: [V4, V6] }), 'ctr1'), ['10.244.1.2/24', 'fd00:10:244:1::2/64']);
 });
 
 test('DEL releases only its attachment; DEL twice and DEL of an unknown container succeed', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4, V6] });
   await addresses(config, 'a');
   await addresses(config, 'b');
@@ -128,13 +122,13 @@ test('DEL releases only its attachment; DEL twice and DEL of an unknown containe
 });
 
 test('DEL with a data directory that does not exist succeeds and creates nothing', async (t) => {
-  const dataDir = path.join(tempDataDir(t), 'missing');
+  const dataDir = path.join(tempDir(t, 'ipam'), 'missing');
   await ipamPlugin.del(request(netConf(dataDir, { ranges: [V4] }), 'a'));
   t.false(fs.existsSync(dataDir));
 });
 
 test('DEL releases a file written by old host-local (container ID only) when nothing matches exactly', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4] });
   await addresses(config, 'other');
   fs.writeFileSync(path.join(dataDir, 'net1', '10.244.1.77'), 'old\n');
@@ -143,7 +137,7 @@ test('DEL releases a file written by old host-local (container ID only) when not
 });
 
 test('round-robin: a released address is not reused until the range has been walked', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [[{ subnet: '10.0.0.0/29' }]] });
   t.deepEqual(await addresses(config, 'a'), ['10.0.0.2/29']);
   t.deepEqual(await addresses(config, 'b'), ['10.0.0.3/29']);
@@ -155,7 +149,7 @@ test('round-robin: a released address is not reused until the range has been wal
 });
 
 test('allocation continues after a last_reserved_ip written by someone else', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   fs.mkdirSync(path.join(dataDir, 'net1'));
   fs.writeFileSync(path.join(dataDir, 'net1', 'last_reserved_ip.0'), '10.244.1.41');
   fs.writeFileSync(path.join(dataDir, 'net1', 'last_reserved_ip.1'), 'garbage');
@@ -163,7 +157,7 @@ test('allocation continues after a last_reserved_ip written by someone else', as
 });
 
 test('an exhausted range set fails with code 11 and host-local\'s message', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [[{ subnet: '10.0.0.0/30' }]] });
   t.deepEqual(await addresses(config, 'a'), ['10.0.0.2/30']);
   await rejects(t, ipamPlugin.add(request(config, 'b')), ErrorCode.TryAgainLater, 'failed to allocate for range 0: no IP addresses available in range set: 10.0.0.1-10.0.0.2');
@@ -171,7 +165,7 @@ test('an exhausted range set fails with code 11 and host-local\'s message', asyn
 });
 
 test('a failed dual-stack ADD releases the address it already took from the other range set', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V6, [{ subnet: '10.0.0.0/30' }]] });
   await addresses(config, 'a');
   await rejects(t, ipamPlugin.add(request(config, 'b')), ErrorCode.TryAgainLater, /range 1: no IP addresses available/);
@@ -179,7 +173,7 @@ test('a failed dual-stack ADD releases the address it already took from the othe
 });
 
 test('requested addresses through runtimeConfig.ips, CNI_ARGS IP= and args.cni.ips', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const base = netConf(dataDir, { ranges: [V4, V6] });
   const withIps = (ips: string[]) => ({ ...base, runtimeConfig: { ips } });
   t.deepEqual(await addresses(withIps(['10.244.1.50', 'fd00:10:244:1::50/64']), 'a'), ['10.244.1.50/24', 'fd00:10:244:1::50/64']);
@@ -189,7 +183,7 @@ test('requested addresses through runtimeConfig.ips, CNI_ARGS IP= and args.cni.i
 });
 
 test('requested addresses that cannot be served fail and leave nothing behind', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const base = netConf(dataDir, { ranges: [V4, V6] });
   const withIps = (ips: string[]) => ({ ...base, runtimeConfig: { ips } });
   await addresses(withIps(['10.244.1.50']), 'holder');
@@ -209,7 +203,7 @@ test('requested addresses that cannot be served fail and leave nothing behind', 
 });
 
 test('CHECK: passes while the allocation exists and matches prevResult, code 100 otherwise', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4, V6] });
   const result = await ipamPlugin.add(request(config, 'a'));
   await t.notThrowsAsync(ipamPlugin.check(request({ ...config, prevResult: result }, 'a')));
@@ -221,7 +215,7 @@ test('CHECK: passes while the allocation exists and matches prevResult, code 100
 });
 
 test('GC releases every address whose attachment is not valid, including ownerless files', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [V4] });
   await addresses(config, 'keep');
   await addresses(config, 'keep', 'eth1');
@@ -237,14 +231,14 @@ test('GC releases every address whose attachment is not valid, including ownerle
 });
 
 test('GC with a missing data directory succeeds', async (t) => {
-  const dataDir = path.join(tempDataDir(t), 'missing');
+  const dataDir = path.join(tempDir(t, 'ipam'), 'missing');
   const config = netConf(dataDir, { ranges: [V4] });
   await t.notThrowsAsync(ipamPlugin.gc?.({ path: [], config, rawConfig: Buffer.from('{}'), validAttachments: [] }) ?? Promise.resolve());
   t.false(fs.existsSync(dataDir));
 });
 
 test('STATUS: ready with a writable store, code 50 when the data directory cannot exist', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const status = (config: NetConf) => ipamPlugin.status?.({ path: [], config, rawConfig: Buffer.from('{}') }) ?? Promise.resolve();
   await t.notThrowsAsync(status(netConf(path.join(dataDir, 'fresh'), { ranges: [V4] })));
   fs.writeFileSync(path.join(dataDir, 'a-file'), '');
@@ -253,14 +247,14 @@ test('STATUS: ready with a writable store, code 50 when the data directory canno
 });
 
 test('STATUS stays ready when a range set is exhausted (exhaustion fails ADDs only)', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [[{ subnet: '10.0.0.0/30' }]] });
   await addresses(config, 'a');
   await t.notThrowsAsync(ipamPlugin.status?.({ path: [], config, rawConfig: Buffer.from('{}') }) ?? Promise.resolve());
 });
 
 test('resolvConf becomes the result dns; an unreadable one is code 5 and allocates nothing', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const resolvConf = path.join(dataDir, 'resolv.conf');
   fs.writeFileSync(resolvConf, 'nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local\noptions ndots:5\n');
   const result = await ipamPlugin.add(request(netConf(dataDir, { ranges: [V4], resolvConf }), 'a'));
@@ -270,7 +264,7 @@ test('resolvConf becomes the result dns; an unreadable one is code 5 and allocat
 });
 
 test('invalid configuration is code 7 on every verb', async (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const config = netConf(dataDir, { ranges: [[{ subnet: '10.0.0.0/33' }]] });
   for (const verb of ['add', 'del', 'check'] as const) {
     await rejects(t, ipamPlugin[verb](request(config, 'a')), ErrorCode.InvalidNetworkConfig, 'invalid range set 0: invalid CIDR address: 10.0.0.0/33');
@@ -278,7 +272,7 @@ test('invalid configuration is code 7 on every verb', async (t) => {
 });
 
 test('library API: allocate, release and gc in-process', (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const conf = parseIpamConfig(netConf(dataDir, { ranges: [V4, V6], routes: [{ dst: '0.0.0.0/0' }] }));
   const a = allocate(conf, 'a', 'eth0');
   t.deepEqual(a, {
@@ -296,7 +290,7 @@ test('library API: allocate, release and gc in-process', (t) => {
 });
 
 test('a lock held elsewhere makes ADD give up with code 11 after the timeout; then it succeeds', (t) => {
-  const dataDir = tempDataDir(t);
+  const dataDir = tempDir(t, 'ipam');
   const conf = parseIpamConfig(netConf(dataDir, { ranges: [V4] }));
   allocate(conf, 'first', 'eth0');
   // A second open file description conflicts with flock even inside one process.

@@ -279,3 +279,27 @@ test('tools run inside the namespace, are found in system directories, and a mis
   t.true(slow.timedOut);
   t.is(slow.signal, 'SIGKILL');
 });
+
+test('runAll applies transactions on several tables as one batch, all or nothing; listObjects skips rules', async (t) => {
+  const { kernel } = setup(t);
+  for (const impl of [kernel, new FakeNft()] as Nft[]) {
+    const other: TableRef = { family: 'bridge', name: 'weft-other' };
+    const first = new Transaction(WEFT).add(nft.table()).add(nft.map({ name: 'm', type: 'ipv4_addr : verdict' })).add(nft.chain({ name: 'c' }));
+    const broken = new Transaction(other).add(nft.table()).add(nft.rule({ chain: 'absent', rule: 'accept' }));
+    const err = await t.throwsAsync(impl.runAll([first, broken]), { instanceOf: NftError });
+    t.is(err?.line, 5, 'lines count across the transactions');
+    t.is(await impl.listObjects(WEFT), undefined, 'the first transaction was not applied either');
+
+    const element = nft.element({ map: 'm', key: ['10.0.0.2'], value: ['jump c'], comment: 'pod a' });
+    const rule = nft.rule({ chain: 'c', rule: 'accept' });
+    await impl.runAll([new Transaction(WEFT).add(nft.table()).add(nft.map({ name: 'm', type: 'ipv4_addr : verdict' })).add(nft.chain({ name: 'c' })).add(rule).add(element), new Transaction(other).add(nft.table())]);
+    const objects = await impl.listObjects(WEFT);
+    t.deepEqual(objects?.chains.map((c) => c.name), ['c']);
+    t.deepEqual(objects?.maps[0].elements.map((e) => [e.key, e.value, e.comment]), [[['10.0.0.2'], ['jump c'], 'pod a']]);
+    t.false(objects !== undefined && 'rules' in objects);
+    t.truthy(await impl.listObjects(other));
+    await impl.run(new Transaction(WEFT).delete(nft.table()));
+    await impl.run(new Transaction(other).delete(nft.table()));
+  }
+  assertRootUntouched(t);
+});

@@ -5,7 +5,6 @@
  */
 import type { ExecutionContext } from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createMacvlanPlugin } from '../../cni/macvlan';
 import type { AttachmentRequest, CniPlugin } from '../../cni/plugin';
@@ -14,6 +13,7 @@ import { withNetlink } from '../../kernel/netlink';
 import { WEFT_BIN_DIR } from '../../lab/cni-exec';
 import { tempNetns } from '../helpers/netns';
 import { snapshot } from '../helpers/snapshot';
+import { tempDir } from '../helpers/tmp';
 
 export const NETWORK = 'mv-test';
 
@@ -32,8 +32,7 @@ export async function node(t: ExecutionContext): Promise<Node> {
     await nl.addresses.add('up0', '192.0.2.10/24');
     await nl.routes.add({ dst: 'default', gateway: '192.0.2.1' });
   });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-macvlan-'));
-  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = tempDir(t, 'macvlan');
   return { netns, plugin: createMacvlanPlugin({ hostNetns: netns }), dataDir };
 }
 

@@ -14,7 +14,6 @@ import {
   spoofCheckTransaction,
   subnetChain,
 } from '../../cni/bridge/firewall';
-import type { NftBatch } from '../../cni/bridge/nft-batch';
 import { FakeNft, NftError, type Transaction } from '../../kernel/nft';
 
 const DUAL = [
@@ -23,23 +22,19 @@ const DUAL = [
 ];
 const MAC = '0a:58:0a:63:00:02';
 
-/** FakeNft behind the plugin's interface; `failNext` makes the next batch fail as a busy chain would. */
-function fakeBatch(fake = new FakeNft()): NftBatch & { fake: FakeNft; batches: number; failNext: number } {
-  const batch = {
-    fake,
-    batches: 0,
-    failNext: 0,
-    listTable: (table: Parameters<NftBatch['listTable']>[0]) => fake.listRuleset(table),
-    async runAll(transactions: readonly Transaction[]) {
-      batch.batches++;
-      if (batch.failNext > 0) {
-        batch.failNext--;
-        throw new NftError('nft: line 1: Could not process rule: Device or resource busy', { diagnostics: [], stderr: '', exitCode: 1 });
-      }
-      for (const tx of transactions) await fake.run(tx);
-    },
-  };
-  return batch;
+/** FakeNft that counts batches; `failNext` makes the next batch fail as a busy chain would. */
+class CountingNft extends FakeNft {
+  batches = 0;
+  failNext = 0;
+
+  override async runAll(transactions: readonly Transaction[]): Promise<void> {
+    this.batches++;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new NftError('nft: line 1: Could not process rule: Device or resource busy', { diagnostics: [], stderr: '', exitCode: 1 });
+    }
+    await super.runAll(transactions);
+  }
 }
 
 async function rules(fake: FakeNft): Promise<string[] | undefined> {
@@ -148,22 +143,22 @@ test('spoof check removal: the pod\'s chain and port go, other pods\' stay', asy
 });
 
 test('BridgeFirewall.remove: both tables in one batch, only what the config names, and a busy batch is read and tried again', async (t) => {
-  const nft = fakeBatch();
+  const nft = new CountingNft();
   const fw = new BridgeFirewall(nft);
   await fw.apply([masqueradeTransaction('net1', 'a/eth0', DUAL) as Transaction, spoofCheckTransaction('vetha', 'a/eth0', MAC, DUAL)]);
   t.is(nft.batches, 1);
 
   await fw.remove({ spoofCheckPort: 'vetha' });
-  t.is((await elements(nft.fake))['masq-v4'].length, 1, 'masquerade not asked for: kept');
-  t.deepEqual((await elements(nft.fake, SPOOF_TABLE)).ports, []);
+  t.is((await elements(nft))['masq-v4'].length, 1, 'masquerade not asked for: kept');
+  t.deepEqual((await elements(nft, SPOOF_TABLE)).ports, []);
 
   await fw.apply([spoofCheckTransaction('vetha', 'a/eth0', MAC, DUAL)]);
   nft.failNext = 1;
   nft.batches = 0;
   await fw.remove({ masqueradeOwner: 'a/eth0', spoofCheckPort: 'vetha' });
   t.is(nft.batches, 2, 'one failed batch, one that applied');
-  t.deepEqual(await elements(nft.fake), { 'masq-v4': [], 'masq-v6': [] });
-  t.deepEqual((await elements(nft.fake, SPOOF_TABLE)).ports, []);
+  t.deepEqual(await elements(nft), { 'masq-v4': [], 'masq-v6': [] });
+  t.deepEqual((await elements(nft, SPOOF_TABLE)).ports, []);
 
   nft.batches = 0;
   await fw.remove({ masqueradeOwner: 'a/eth0', spoofCheckPort: 'vetha' });
@@ -171,7 +166,7 @@ test('BridgeFirewall.remove: both tables in one batch, only what the config name
 });
 
 test('BridgeFirewall.remove gives up after its attempts with the kernel\'s error', async (t) => {
-  const nft = fakeBatch();
+  const nft = new CountingNft();
   const fw = new BridgeFirewall(nft);
   await fw.apply([masqueradeTransaction('net1', 'a/eth0', DUAL) as Transaction]);
   nft.failNext = 3;
