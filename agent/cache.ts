@@ -45,7 +45,7 @@ export class ObjectCache {
 
   /** Applies a source event; true when the cache changed. */
   apply(event: SourceEvent): boolean {
-    if (event.type === 'SYNCED' || event.type === 'SKIPPED') return false;
+    if (event.type !== 'ADDED' && event.type !== 'MODIFIED' && event.type !== 'DELETED') return false;
     const key = objectKey(event.object);
     const previous = this.objects.get(key);
     if (event.type === 'DELETED') {

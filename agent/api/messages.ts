@@ -17,6 +17,10 @@ export interface AgentStatus {
   objectCounts: Record<string, number>;
   sync: SyncStatus;
   localEndpoints: number;
+  backend: string;
+  rulesLocation: string;
+  rules: number;
+  ready: boolean;
 }
 
 export interface EndpointMessage {

@@ -13,6 +13,12 @@ export interface AgentApiOptions {
   socketPath: string;
   status: () => AgentStatus;
   endpoints: LocalEndpoints;
+  /**
+   * Called after an endpoint was registered or unregistered; the call is answered when the
+   * promise settles (the agent resolves it once the change is in the kernel). Rejecting answers
+   * UNAVAILABLE, which a CNI plugin reports as "try again later".
+   */
+  afterEndpointChange?: () => Promise<void>;
 }
 
 export interface AgentApi {
@@ -26,6 +32,13 @@ function invalid(message: string): Partial<grpc.StatusObject> {
 
 export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi> {
   const { socketPath, endpoints } = options;
+  const answerAfterChange = (done: grpc.sendUnaryData<object>) => {
+    if (!options.afterEndpointChange) return done(null, {});
+    options.afterEndpointChange().then(
+      () => done(null, {}),
+      (err: Error) => done({ code: grpc.status.UNAVAILABLE, details: `not applied yet: ${err.message}` }),
+    );
+  };
   await claimSocketPath(socketPath);
   const server = new grpc.Server();
   server.addService(agentService().service, {
@@ -37,11 +50,11 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
         return;
       }
       endpoints.register({ podNamespace: e.podNamespace, podName: e.podName, containerId: e.containerId, interface: e.interface, addresses: [...e.addresses] });
-      done(null, {});
+      answerAfterChange(done);
     },
     UnregisterEndpoint: (call: grpc.ServerUnaryCall<{ containerId: string; interface: string }, object>, done: grpc.sendUnaryData<object>) => {
-      endpoints.unregister(call.request.containerId, call.request.interface);
-      done(null, {});
+      if (endpoints.unregister(call.request.containerId, call.request.interface)) answerAfterChange(done);
+      else done(null, {});
     },
   });
   await new Promise<void>((resolve, reject) =>

@@ -22,6 +22,8 @@ export class ManifestsSource implements ObjectSource {
   readonly description: string;
   private readonly dir: string;
   private delivered = new Map<string, { object: KubeObject; text: string }>();
+  /** Problems reported by the last rescan: a file that stays bad is reported once, not per rescan. */
+  private reported = new Set<string>();
   private watcher?: fs.FSWatcher;
   private timer?: NodeJS.Timeout;
   private onEvent: (event: SourceEvent) => void = () => undefined;
@@ -54,6 +56,12 @@ export class ManifestsSource implements ObjectSource {
   /** Reads every manifest file, then emits the difference to what was delivered before. */
   private rescan(): void {
     const current = new Map<string, { object: KubeObject; text: string }>();
+    const problems = new Set<string>();
+    const skip = (where: string, reason: string) => {
+      const key = `${where}\0${reason}`;
+      problems.add(key);
+      if (!this.reported.has(key)) this.onEvent({ type: 'SKIPPED', where, reason });
+    };
     let files: string[] = [];
     try {
       files = fs.readdirSync(this.dir).filter((f) => MANIFEST_EXTENSIONS.some((ext) => f.endsWith(ext)) && !f.startsWith('.')).sort();
@@ -69,10 +77,10 @@ export class ManifestsSource implements ObjectSource {
         continue; // removed between readdir and read: the next rescan sees it gone
       }
       const parsed = parseManifests(text, file);
-      for (const skipped of parsed.skipped) this.onEvent({ type: 'SKIPPED', ...skipped });
+      for (const skipped of parsed.skipped) skip(skipped.where, skipped.reason);
       for (const object of parsed.objects) {
         const key = objectKey(object);
-        if (current.has(key)) this.onEvent({ type: 'SKIPPED', where: file, reason: `${key} is defined more than once; the last definition wins` });
+        if (current.has(key)) skip(file, `${key} is defined more than once; the last definition wins`);
         current.set(key, { object, text: JSON.stringify(object) });
       }
     }
@@ -83,5 +91,6 @@ export class ManifestsSource implements ObjectSource {
     }
     for (const [key, { object }] of this.delivered) if (!current.has(key)) this.onEvent({ type: 'DELETED', object });
     this.delivered = current;
+    this.reported = problems;
   }
 }

@@ -4,14 +4,16 @@
  * applies nothing before it, so a restart never programs a partial state), and reports of
  * objects or files it had to skip.
  */
-import type { KubeObject } from '../objects';
+import type { KubeObject, WatchedKind } from '../objects';
 
 export type SourceEvent =
   | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }
   /** The initial state has been delivered (and, after a relist, again). */
   | { type: 'SYNCED' }
   /** Something was skipped; everything else keeps flowing. */
-  | { type: 'SKIPPED'; where: string; reason: string };
+  | { type: 'SKIPPED'; where: string; reason: string }
+  /** A watch ended abnormally and was restarted (relist after 410 Gone, dropped connection...). */
+  | { type: 'WATCH_RESTARTED'; kind: WatchedKind; reason: string };
 
 export interface ObjectSource {
   /** A name for logs and status ("manifests /etc/weft/manifests", "kube https://..."). */

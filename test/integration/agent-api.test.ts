@@ -18,6 +18,10 @@ const STATUS: AgentStatus = {
   objectCounts: { Pod: 3, Service: 1 },
   sync: { lastSyncUnixMs: 1764000000000, lastSyncDurationMs: 12.5, lastError: '' },
   localEndpoints: 0,
+  backend: 'nftables',
+  rulesLocation: 'inet weft',
+  rules: 4,
+  ready: true,
 };
 
 test('status and endpoint registration over the socket; socket mode 0600', async (t) => {

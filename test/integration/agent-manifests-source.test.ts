@@ -37,7 +37,8 @@ function recorder() {
   };
 }
 
-const describe = (e: SourceEvent) => (e.type === 'SYNCED' ? 'SYNCED' : e.type === 'SKIPPED' ? `SKIPPED ${e.where}` : `${e.type} ${objectKey(e.object)}`);
+const describe = (e: SourceEvent) =>
+  e.type === 'SYNCED' ? 'SYNCED' : e.type === 'SKIPPED' ? `SKIPPED ${e.where}` : e.type === 'WATCH_RESTARTED' ? `RESTARTED ${e.kind}` : `${e.type} ${objectKey(e.object)}`;
 
 test('initial state, then file changes within a second: add, modify, delete; bad objects skipped', async (t) => {
   const dir = tempDir(t, 'manifests');

@@ -1,0 +1,184 @@
+/**
+ * weft-agent, assembled: sources feed the object cache; every change (and every endpoint a CNI
+ * plugin registers) triggers the reconcile loop, which compiles the node's desired state and
+ * has the backend apply it in one transaction. Around it: the gRPC API, the CNI server the shim
+ * talks to, health/readiness/metrics over HTTP, and logs.
+ *
+ * Nothing is applied before every source has delivered its initial state (a restart never
+ * programs a partial view), and stopping leaves the rules in the kernel: traffic keeps its
+ * policy while the agent restarts, and the next agent adopts the rules (see backend/).
+ */
+import type { Logger } from 'pino';
+import { startCniServer, type CniServer } from '../cni/server';
+import { LocalEndpoints } from './api/endpoints';
+import type { AgentStatus } from './api/messages';
+import { startAgentApi, type AgentApi } from './api/server';
+import { ObjectCache } from './cache';
+import { compileNodeState } from './compile/node-state';
+import type { DataPlaneBackend } from './dataplane/node-state';
+import { startHealthServer, type HealthServer } from './health';
+import { AgentMetrics } from './metrics';
+import { Reconciler, type ReconcilerOptions } from './reconcile';
+import type { ObjectSource, SourceEvent } from './sources/source';
+
+export interface AgentOptions {
+  nodeName: string;
+  sources: ObjectSource[];
+  backend: DataPlaneBackend;
+  /** The gRPC API's unix socket. */
+  socketPath: string;
+  /** The CNI server's socket (weft-cni-shim); none when absent. */
+  cniSocketPath?: string;
+  /** Health, readiness and metrics; none when absent. */
+  health?: { host: string; port: number };
+  log: Logger;
+  metrics?: AgentMetrics;
+  /** Timings of the reconcile loop (tests shorten them). */
+  reconcile?: Pick<ReconcilerOptions, 'coalesceMs' | 'initialRetryMs' | 'maxRetryMs' | 'resyncIntervalMs'>;
+}
+
+interface SourceState {
+  source: ObjectSource;
+  synced: boolean;
+  skipped: number;
+}
+
+export class Agent {
+  readonly cache = new ObjectCache();
+  readonly endpoints = new LocalEndpoints();
+  readonly metrics: AgentMetrics;
+  readonly reconciler: Reconciler;
+  private readonly sources: SourceState[];
+  private rules = 0;
+  private api?: AgentApi;
+  private cni?: CniServer;
+  private healthServer?: HealthServer;
+
+  private constructor(private readonly options: AgentOptions) {
+    this.metrics = options.metrics ?? new AgentMetrics();
+    this.sources = options.sources.map((source) => ({ source, synced: false, skipped: 0 }));
+    const log = options.log;
+    this.reconciler = new Reconciler({
+      ...options.reconcile,
+      held: () => !this.sourcesSynced,
+      sync: () => options.backend.apply(compileNodeState(this.cache, this.endpoints.list(), options.nodeName)),
+      onSynced: (r) => {
+        this.rules = r.rules;
+        this.metrics.syncDuration.observe({ result: 'success' }, r.durationMs / 1000);
+        this.metrics.kernelChanges.inc(r.changes);
+        this.metrics.rules.set({ backend: options.backend.name }, r.rules);
+        // A sync that changed nothing is the common case (resyncs): keep it out of info logs.
+        const level = r.changes > 0 ? 'info' : 'debug';
+        log[level]({ changes: r.changes, rules: r.rules, durationMs: round(r.durationMs) }, 'sync applied');
+      },
+      onFailed: (err, retryInMs, durationMs) => {
+        this.metrics.syncDuration.observe({ result: 'error' }, durationMs / 1000);
+        this.metrics.syncErrors.inc();
+        log.error({ err, retryInMs }, 'sync failed; retrying');
+      },
+    });
+  }
+
+  /** Starts everything; throws (having undone what it started) when a part cannot start. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const agent = new Agent(options);
+    try {
+      await agent.startParts();
+    } catch (err) {
+      await agent.stop();
+      throw err;
+    }
+    return agent;
+  }
+
+  private get sourcesSynced(): boolean {
+    return this.sources.every((s) => s.synced);
+  }
+
+  private async startParts(): Promise<void> {
+    const { log } = this.options;
+    // The API socket first: a second agent for this node fails here, before touching anything.
+    this.api = await startAgentApi({
+      socketPath: this.options.socketPath,
+      endpoints: this.endpoints,
+      status: () => this.status(),
+      afterEndpointChange: () => {
+        this.metrics.localEndpoints.set(this.endpoints.size);
+        return this.reconciler.syncedAfterNow();
+      },
+    });
+    if (this.options.cniSocketPath) {
+      this.cni = await startCniServer({ socketPath: this.options.cniSocketPath, log: (line) => log.warn({ component: 'cni-server' }, line) });
+    }
+    if (this.options.health) {
+      this.healthServer = await startHealthServer({
+        ...this.options.health,
+        ready: () => this.readiness(),
+        metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.text() }),
+      });
+    }
+    for (const state of this.sources) await state.source.start((event) => this.onSourceEvent(state, event));
+    log.info(
+      { backend: this.options.backend.name, rules: this.options.backend.location, socket: this.options.socketPath, cniSocket: this.options.cniSocketPath, health: this.healthServer?.address },
+      'weft-agent started',
+    );
+  }
+
+  private onSourceEvent(state: SourceState, event: SourceEvent): void {
+    const { log } = this.options;
+    switch (event.type) {
+      case 'SYNCED':
+        if (!state.synced) log.info({ source: state.source.description }, 'source synced');
+        state.synced = true;
+        this.reconciler.trigger();
+        return;
+      case 'SKIPPED':
+        state.skipped++;
+        this.metrics.skipped.inc({ source: state.source.description });
+        log.warn({ source: state.source.description, where: event.where, reason: event.reason }, 'skipped an object');
+        return;
+      case 'WATCH_RESTARTED':
+        this.metrics.watchRestarts.inc({ kind: event.kind });
+        log.warn({ source: state.source.description, kind: event.kind, reason: event.reason }, 'watch restarted');
+        return;
+      default:
+        if (this.cache.apply(event)) {
+          this.metrics.setObjectCounts(this.cache.counts());
+          this.reconciler.trigger();
+        }
+    }
+  }
+
+  private readiness(): { ready: boolean; reason: string } {
+    const waiting = this.sources.filter((s) => !s.synced).map((s) => s.source.description);
+    if (waiting.length > 0) return { ready: false, reason: `waiting for the initial state of ${waiting.join(', ')}` };
+    if (!this.reconciler.status.everSucceeded) return { ready: false, reason: `no successful sync yet${this.reconciler.status.lastError ? `: ${this.reconciler.status.lastError}` : ''}` };
+    return { ready: true, reason: 'ok' };
+  }
+
+  status(): AgentStatus {
+    const s = this.reconciler.status;
+    return {
+      nodeName: this.options.nodeName,
+      sources: this.sources.map((x) => ({ description: x.source.description, synced: x.synced, skipped: x.skipped })),
+      objectCounts: this.cache.counts(),
+      sync: { lastSyncUnixMs: s.lastSyncUnixMs, lastSyncDurationMs: s.lastDurationMs, lastError: s.lastError },
+      localEndpoints: this.endpoints.size,
+      backend: this.options.backend.name,
+      rulesLocation: this.options.backend.location,
+      rules: this.rules,
+      ready: this.readiness().ready,
+    };
+  }
+
+  /** Stops serving and watching. The kernel keeps every rule (see the file comment). */
+  async stop(): Promise<void> {
+    for (const s of this.sources) await s.source.stop().catch(() => undefined);
+    await this.reconciler.stop();
+    await Promise.all([this.api?.close(), this.cni?.close(), this.healthServer?.close()]);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

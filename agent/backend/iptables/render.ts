@@ -1,0 +1,37 @@
+/**
+ * NodeState -> weft's iptables chains, the fallback backend's rendering of the same state as
+ * backend/nftables/render.ts: a chain hooked into FORWARD that counts traffic to and from each
+ * pod on this node. iptables has no sets, so it is one rule per address (a node runs ~100
+ * pods, so this stays small); the rule's comment names the pod.
+ */
+import net from 'node:net';
+import type { IpFamily } from '../../../kernel/iptables';
+import type { NodeState } from '../../dataplane/node-state';
+
+export interface DesiredIptablesChain {
+  /** e.g. WEFT-FORWARD */
+  name: string;
+  /** The built-in filter chain that jumps to it. */
+  hook: 'FORWARD' | 'INPUT' | 'OUTPUT';
+  /** Each rule's words after `-A CHAIN`, comment included, as iptables-save prints them. */
+  rules: string[][];
+}
+
+/** The chain prefix for a table name: 'weft' -> 'WEFT' (chains 'WEFT-FORWARD', ...). */
+export function chainPrefix(tableName: string): string {
+  return tableName.toUpperCase();
+}
+
+export function renderIptablesChains(state: NodeState, family: IpFamily, prefix: string): DesiredIptablesChain[] {
+  const version = family === 'ipv4' ? 4 : 6;
+  const hostBits = version === 4 ? 32 : 128;
+  const to: string[][] = [];
+  const from: string[][] = [];
+  for (const pod of state.localPods) {
+    for (const ip of pod.ips.filter((a) => net.isIP(a) === version)) {
+      to.push(['-d', `${ip}/${hostBits}`, '-m', 'comment', '--comment', `to ${pod.namespace}/${pod.name}`]);
+      from.push(['-s', `${ip}/${hostBits}`, '-m', 'comment', '--comment', `from ${pod.namespace}/${pod.name}`]);
+    }
+  }
+  return [{ name: `${prefix}-FORWARD`, hook: 'FORWARD', rules: [...to, ...from] }];
+}

@@ -1,0 +1,69 @@
+/**
+ * A table as weft wants it: sets and maps with their elements, chains with their rules. The
+ * nftables renderer builds one from a NodeState; diff.ts turns the difference between it and
+ * what the kernel has into one transaction.
+ */
+import crypto from 'node:crypto';
+import type { ChainHook, ChainPolicy, ChainPriority, ChainType, SetFlag } from '../../../kernel/nft';
+
+export interface DesiredElement {
+  key: string[];
+  value?: string[];
+  comment?: string;
+}
+
+export interface DesiredSet {
+  kind: 'set' | 'map';
+  name: string;
+  /** nft type: 'ipv4_addr', or for a map 'ipv4_addr . inet_service : verdict'. */
+  type: string;
+  flags?: SetFlag[];
+  comment?: string;
+  elements: DesiredElement[];
+}
+
+export interface DesiredRule {
+  /** nft rule syntax, without the comment. */
+  rule: string;
+  /** Says why the rule exists; the renderer appends the rule's identity to it. */
+  comment: string;
+}
+
+export interface DesiredChain {
+  name: string;
+  /** Present for base chains (hooked into the kernel's packet path). */
+  base?: { type: ChainType; hook: ChainHook; priority: ChainPriority; policy: ChainPolicy };
+  rules: DesiredRule[];
+}
+
+export interface DesiredTable {
+  comment: string;
+  sets: DesiredSet[];
+  chains: DesiredChain[];
+}
+
+/**
+ * nft lists rules normalised (names become numbers, spacing changes), so a rule's text as read
+ * back cannot be compared with the text written. Each rule's comment therefore ends with a
+ * short hash of what was written, "[#1a2b3c4d]"; a chain is up to date when the hashes read back
+ * are the desired ones, in order.
+ */
+const IDENTITY = / \[#([0-9a-f]{8})\]$/;
+
+export function ruleIdentity(rule: DesiredRule): string {
+  return crypto.createHash('sha256').update(`${rule.rule}\0${rule.comment}`).digest('hex').slice(0, 8);
+}
+
+export function commentWithIdentity(rule: DesiredRule): string {
+  return `${rule.comment} [#${ruleIdentity(rule)}]`;
+}
+
+/** The identity a rule read from the kernel carries, or undefined (a rule weft did not write). */
+export function identityOf(comment: string | undefined): string | undefined {
+  return comment === undefined ? undefined : IDENTITY.exec(comment)?.[1];
+}
+
+/** An element's identity for comparison: key, value and comment. */
+export function elementSignature(e: { key: string[]; value?: string[]; comment?: string }): string {
+  return JSON.stringify([e.key, e.value ?? [], e.comment ?? '']);
+}

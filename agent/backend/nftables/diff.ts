@@ -1,0 +1,127 @@
+/**
+ * The transaction that turns what the kernel has (a Ruleset read back, or nothing) into a
+ * DesiredTable. Pure: no I/O, so every case is unit-tested against FakeNft.
+ *
+ * Everything happens in one transaction, which nft applies atomically: a chain whose rules
+ * changed is flushed and refilled inside it, so no packet ever sees it empty. Objects of weft's
+ * table that nothing desires are removed; objects that already match are not touched at all,
+ * and a table that matches gives an empty transaction.
+ */
+import { Transaction, type ChainInfo, type Ruleset, type SetInfo, type TableRef } from '../../../kernel/nft';
+import { commentWithIdentity, elementSignature, identityOf, ruleIdentity, type DesiredChain, type DesiredSet, type DesiredTable } from './desired';
+
+/** Standard priority names nft lists as numbers (inet/ip/ip6 families). */
+const PRIORITY_NUMBERS: Record<string, number> = { raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100 };
+
+export function priorityNumber(priority: number | string): number {
+  if (typeof priority === 'number') return priority;
+  const m = /^([a-z]+)\s*([+-])\s*(\d+)$/.exec(priority.trim());
+  if (m) return PRIORITY_NUMBERS[m[1]] + (m[2] === '-' ? -1 : 1) * Number(m[3]);
+  const base = PRIORITY_NUMBERS[priority.trim()];
+  if (base === undefined) throw new Error(`unknown chain priority ${JSON.stringify(priority)}`);
+  return base;
+}
+
+function baseMatches(want: DesiredChain, have: ChainInfo): boolean {
+  if (!want.base) return have.hook === undefined;
+  const b = want.base;
+  return have.type === b.type && have.hook === b.hook && have.priority === priorityNumber(b.priority) && (have.policy ?? 'accept') === b.policy;
+}
+
+function setMatches(want: DesiredSet, have: SetInfo): boolean {
+  const flags = (f: readonly string[] | undefined) => [...(f ?? [])].sort().join(',');
+  return have.type === want.type && flags(have.flags) === flags(want.flags) && (have.comment ?? '') === (want.comment ?? '');
+}
+
+function addChainWithRules(tx: Transaction, chain: DesiredChain): void {
+  tx.add({ kind: 'chain', name: chain.name, ...(chain.base ?? {}) });
+  for (const r of chain.rules) tx.add({ kind: 'rule', chain: chain.name, rule: r.rule, comment: commentWithIdentity(r) });
+}
+
+function addSetWithElements(tx: Transaction, set: DesiredSet): void {
+  tx.add({ kind: set.kind, name: set.name, type: set.type, ...(set.flags ? { flags: set.flags } : {}), ...(set.comment ? { comment: set.comment } : {}) });
+  for (const e of set.elements) tx.add({ kind: 'element', [set.kind]: set.name, key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) });
+}
+
+/** Writes the whole table from scratch (first start, or after a change of structure). */
+function writeAll(tx: Transaction, desired: DesiredTable, current: Ruleset | undefined): void {
+  if (current) {
+    // Replaced in the same transaction: the old rules stay in force until it commits.
+    tx.delete({ kind: 'table' });
+  }
+  tx.add({ kind: 'table', comment: desired.comment });
+  for (const set of desired.sets) addSetWithElements(tx, set);
+  for (const chain of desired.chains) addChainWithRules(tx, chain);
+}
+
+export function diffTable(table: TableRef, desired: DesiredTable, current: Ruleset | undefined): Transaction {
+  const tx = new Transaction(table);
+  if (!current) {
+    writeAll(tx, desired, current);
+    return tx;
+  }
+  const haveSets = new Map([...current.sets, ...current.maps].map((s) => [s.name, s]));
+  const haveChains = new Map(current.chains.map((c) => [c.name, c]));
+  // A set whose type changed, or a chain whose hook changed, cannot be altered in place, and
+  // the rules that use them would have to go first: rewrite the whole table in one step instead
+  // (rare: it happens when an upgrade changes the layout).
+  const structural =
+    (current.table.comment ?? '') !== desired.comment ||
+    desired.sets.some((s) => haveSets.has(s.name) && !setMatches(s, haveSets.get(s.name)!)) ||
+    desired.chains.some((c) => haveChains.has(c.name) && !baseMatches(c, haveChains.get(c.name)!));
+  if (structural) {
+    writeAll(tx, desired, current);
+    return tx;
+  }
+
+  // Sets first (rules refer to them), with only the elements that differ.
+  for (const set of desired.sets) {
+    const have = haveSets.get(set.name);
+    if (!have) {
+      addSetWithElements(tx, set);
+      continue;
+    }
+    const want = new Map(set.elements.map((e) => [elementSignature(e), e]));
+    const present = new Set(have.elements.map((e) => elementSignature(e)));
+    for (const e of have.elements) {
+      if (!want.has(elementSignature(e))) tx.delete({ kind: 'element', [set.kind]: set.name, key: e.key });
+    }
+    for (const [sig, e] of want) {
+      if (!present.has(sig)) tx.add({ kind: 'element', [set.kind]: set.name, key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) });
+    }
+  }
+
+  // Chains: created when missing, refilled when their rules differ.
+  const rulesByChain = new Map<string, (string | undefined)[]>();
+  for (const r of current.rules) {
+    const list = rulesByChain.get(r.chain) ?? [];
+    list.push(identityOf(r.comment));
+    rulesByChain.set(r.chain, list);
+  }
+  for (const chain of desired.chains) {
+    if (!haveChains.has(chain.name)) {
+      addChainWithRules(tx, chain);
+      continue;
+    }
+    const want = chain.rules.map(ruleIdentity);
+    const have = rulesByChain.get(chain.name) ?? [];
+    if (want.length === have.length && want.every((id, i) => id === have[i])) continue;
+    tx.flush({ kind: 'chain', name: chain.name });
+    for (const r of chain.rules) tx.add({ kind: 'rule', chain: chain.name, rule: r.rule, comment: commentWithIdentity(r) });
+  }
+
+  // What nothing desires: chains emptied first (they may jump to each other or use sets), then deleted.
+  const desiredChains = new Set(desired.chains.map((c) => c.name));
+  const staleChains = current.chains.filter((c) => !desiredChains.has(c.name));
+  for (const c of staleChains) tx.flush({ kind: 'chain', name: c.name });
+  for (const c of staleChains) tx.delete({ kind: 'chain', name: c.name });
+  const desiredSets = new Set(desired.sets.map((s) => s.name));
+  for (const s of current.sets) if (!desiredSets.has(s.name)) tx.delete({ kind: 'set', name: s.name });
+  for (const m of current.maps) if (!desiredSets.has(m.name)) tx.delete({ kind: 'map', name: m.name });
+  return tx;
+}
+
+/** Rules plus elements in a desired table: the "rule count" weft reports. */
+export function countRules(desired: DesiredTable): number {
+  return desired.chains.reduce((n, c) => n + c.rules.length, 0) + desired.sets.reduce((n, s) => n + s.elements.length, 0);
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env -S node
+/**
+ * weft-agent: one per node. See agent.ts for what it does and options.ts for how it is run.
+ * SIGTERM and SIGINT stop it cleanly and leave its rules in the kernel.
+ */
+import pino from 'pino';
+import { IptablesCli } from '../kernel/iptables';
+import { NftCli } from '../kernel/nft';
+import { Agent } from './agent';
+import { IptablesBackend } from './backend/iptables/backend';
+import { chainPrefix } from './backend/iptables/render';
+import { NftablesBackend } from './backend/nftables/backend';
+import type { DataPlaneBackend } from './dataplane/node-state';
+import { AgentMetrics } from './metrics';
+import { parseAgentArgs, parseHostPort, type AgentCliOptions } from './options';
+import { createSource } from './sources/create';
+
+function backendFor(o: AgentCliOptions): DataPlaneBackend {
+  if (o.backend === 'iptables') {
+    const families = (['ipv4', 'ipv6'] as const).map((family) => new IptablesCli({ family, binary: o.iptablesBinary }));
+    return new IptablesBackend(families, chainPrefix(o.table));
+  }
+  return new NftablesBackend(new NftCli(), o.table);
+}
+
+async function main(): Promise<void> {
+  const options = parseAgentArgs(process.argv.slice(2));
+  const log = pino({ level: options.logLevel, base: { node: options.nodeName } });
+  let agent: Agent;
+  try {
+    const source = createSource(options);
+    agent = await Agent.start({
+      nodeName: options.nodeName,
+      sources: [source],
+      backend: backendFor(options),
+      socketPath: options.socket,
+      cniSocketPath: options.cniSocket || undefined,
+      health: options.healthListen ? parseHostPort(options.healthListen) : undefined,
+      log,
+      metrics: new AgentMetrics({ processMetrics: true }),
+      reconcile: { resyncIntervalMs: options.resyncInterval * 1000 },
+    });
+  } catch (err) {
+    log.fatal({ err }, 'weft-agent could not start');
+    process.exitCode = 1;
+    return;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping; rules stay in the kernel');
+    agent.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,78 @@
+/**
+ * weft-agent's command line (yargs): every path and name is configurable, so that several
+ * agents (a lab's nodes, tests) run side by side on one machine.
+ */
+import os from 'node:os';
+import yargs from 'yargs';
+
+export interface AgentCliOptions {
+  nodeName: string;
+  source: 'kube' | 'manifests';
+  manifests: string;
+  kubeconfig?: string;
+  socket: string;
+  cniSocket: string;
+  backend: 'nftables' | 'iptables';
+  table: string;
+  iptablesBinary: 'iptables' | 'iptables-nft' | 'iptables-legacy';
+  healthListen: string;
+  logLevel: string;
+  resyncInterval: number;
+}
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentCliOptions {
+  const parsed = yargs(argv)
+    .scriptName('weft-agent')
+    // A repeated option overrides the earlier one (as with most daemons), instead of becoming a list.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
+    .usage('$0 [options]\n\nThe weft node agent: watches Kubernetes objects and keeps the node\'s nftables/iptables rules in line with them.')
+    .option('node-name', { type: 'string', default: env.NODE_NAME || os.hostname(), describe: 'this node\'s name (env NODE_NAME)' })
+    .option('source', {
+      choices: ['kube', 'manifests'] as const,
+      describe: 'where objects come from: the Kubernetes API, or a directory of manifests (default: kube in a cluster or with --kubeconfig, else manifests)',
+    })
+    .option('manifests', { type: 'string', default: '/etc/weft/manifests', describe: 'manifests directory (--source manifests)' })
+    .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (--source kube); in-cluster credentials when absent' })
+    .option('socket', { type: 'string', default: '/run/weft/agent.sock', describe: 'gRPC API unix socket (mode 0600)' })
+    .option('cni-socket', { type: 'string', default: '/run/weft/cni.sock', describe: 'CNI server socket for weft-cni-shim; "" disables it' })
+    .option('backend', { choices: ['nftables', 'iptables'] as const, default: 'nftables' as const, describe: 'how rules are written' })
+    .option('table', { type: 'string', default: 'weft', describe: 'nftables table (inet TABLE); iptables chains are named TABLE-* in upper case' })
+    .option('iptables-binary', { choices: ['iptables', 'iptables-nft', 'iptables-legacy'] as const, default: 'iptables' as const, describe: 'iptables build (--backend iptables)' })
+    .option('health-listen', { type: 'string', default: '0.0.0.0:9764', describe: 'HOST:PORT for /healthz, /readyz and /metrics; "" disables' })
+    .option('log-level', { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' })
+    .option('resync-interval', { type: 'number', default: 60, describe: 'seconds between full syncs that revert changes made behind the agent\'s back; 0 disables' })
+    .check((a) => {
+      if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`invalid --node-name ${JSON.stringify(a['node-name'])}`);
+      if (!/^[A-Za-z][A-Za-z0-9_-]{0,20}$/.test(a.table)) throw new Error(`invalid --table ${JSON.stringify(a.table)} (letters, digits, - and _, at most 21)`);
+      if (a['health-listen'] !== '' && !parseHostPort(a['health-listen'])) throw new Error(`invalid --health-listen ${JSON.stringify(a['health-listen'])} (HOST:PORT)`);
+      if (!(a['resync-interval'] >= 0)) throw new Error('--resync-interval must be >= 0');
+      return true;
+    })
+    .strict()
+    .help()
+    .version(false)
+    .parseSync();
+  const source = parsed.source ?? (parsed.kubeconfig || env.KUBERNETES_SERVICE_HOST ? 'kube' : 'manifests');
+  return {
+    nodeName: parsed['node-name'],
+    source,
+    manifests: parsed.manifests,
+    kubeconfig: parsed.kubeconfig,
+    socket: parsed.socket,
+    cniSocket: parsed['cni-socket'],
+    backend: parsed.backend,
+    table: parsed.table,
+    iptablesBinary: parsed['iptables-binary'],
+    healthListen: parsed['health-listen'],
+    logLevel: parsed['log-level'],
+    resyncInterval: parsed['resync-interval'],
+  };
+}
+
+/** '0.0.0.0:9764', '[::1]:9764' -> host and port. */
+export function parseHostPort(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  return port <= 65535 ? { host: m[1] ?? m[2], port } : undefined;
+}

@@ -1,0 +1,113 @@
+/** The nftables backend's diff: from nothing, from itself, from drift, against FakeNft. */
+import test from 'ava';
+import { NftablesBackend } from '../../agent/backend/nftables/backend';
+import type { DesiredTable } from '../../agent/backend/nftables/desired';
+import { diffTable, priorityNumber } from '../../agent/backend/nftables/diff';
+import { renderNodeTable } from '../../agent/backend/nftables/render';
+import type { NodeState } from '../../agent/dataplane/node-state';
+import { FakeNft, Transaction, nft, type TableRef } from '../../kernel/nft';
+
+const W: TableRef = { family: 'inet', name: 'weft' };
+
+const state = (pods: [string, string[]][]): NodeState => ({
+  nodeName: 'n1',
+  localPods: pods.map(([name, ips]) => ({ namespace: 'default', name, ips })),
+});
+
+async function applied(fake: FakeNft, desired: DesiredTable): Promise<Transaction> {
+  const tx = diffTable(W, desired, await fake.listRuleset(W));
+  await fake.run(tx);
+  return tx;
+}
+
+test('from nothing: the whole table in one transaction; then nothing to do', async (t) => {
+  const fake = new FakeNft();
+  const desired = renderNodeTable(state([['a', ['10.244.1.2', 'fd00::2']]]));
+  const first = await applied(fake, desired);
+  t.true(first.render().startsWith('add table inet weft'));
+  const rs = await fake.listRuleset(W);
+  t.deepEqual(rs?.sets.find((s) => s.name === 'local-pods-v4')?.elements, [{ key: ['10.244.1.2'], comment: 'default/a' }]);
+  t.deepEqual(rs?.sets.find((s) => s.name === 'local-pods-v6')?.elements, [{ key: ['fd00::2'], comment: 'default/a' }]);
+  t.is(rs?.rules.length, 4);
+  t.true(rs!.rules.every((r) => /\[#[0-9a-f]{8}\]$/.test(r.comment ?? '')));
+  t.is(diffTable(W, desired, await fake.listRuleset(W)).size, 0);
+});
+
+test('pods coming and going change only their elements', async (t) => {
+  const fake = new FakeNft();
+  await applied(fake, renderNodeTable(state([['a', ['10.244.1.2']], ['b', ['10.244.1.3']]])));
+  const tx = await applied(fake, renderNodeTable(state([['a', ['10.244.1.2']], ['c', ['10.244.1.4']]])));
+  t.deepEqual(tx.render().trim().split('\n'), [
+    'delete element inet weft local-pods-v4 { 10.244.1.3 }',
+    'add element inet weft local-pods-v4 { 10.244.1.4 comment "default/c" }',
+  ]);
+});
+
+test('a renamed pod keeping its address gets its element rewritten (the comment names the pod)', async (t) => {
+  const fake = new FakeNft();
+  await applied(fake, renderNodeTable(state([['a', ['10.244.1.2']]])));
+  const tx = await applied(fake, renderNodeTable(state([['z', ['10.244.1.2']]])));
+  t.is(tx.size, 2);
+  t.deepEqual((await fake.listRuleset(W))?.sets[0].elements, [{ key: ['10.244.1.2'], comment: 'default/z' }]);
+});
+
+const table = (rules: string[], extra: Partial<DesiredTable> = {}): DesiredTable => ({
+  comment: 'c',
+  sets: [],
+  chains: [{ name: 'forward', base: { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' }, rules: rules.map((rule) => ({ rule, comment: rule })) }],
+  ...extra,
+});
+
+test('a chain whose rules differ is flushed and refilled inside the same transaction', async (t) => {
+  const fake = new FakeNft();
+  await applied(fake, table(['counter', 'ip saddr 10.0.0.1 drop']));
+  const tx = await applied(fake, table(['counter', 'ip saddr 10.0.0.2 drop']));
+  const lines = tx.render().trim().split('\n');
+  t.is(lines[0], 'flush chain inet weft forward');
+  t.is(lines.length, 3);
+  t.deepEqual((await fake.listRuleset(W))?.rules.map((r) => r.rule), ['counter', 'ip saddr 10.0.0.2 drop']);
+});
+
+test('a rule added behind the agent\'s back is removed; chains and sets nothing desires are deleted', async (t) => {
+  const fake = new FakeNft();
+  await applied(fake, table(['counter'], { chains: [...table(['counter']).chains, { name: 'old', rules: [] }], sets: [{ kind: 'set', name: 'gone', type: 'ipv4_addr', elements: [] }] }));
+  await fake.run(new Transaction(W).add(nft.rule({ chain: 'forward', rule: 'ip daddr 10.1.1.1 accept' })));
+  const tx = await applied(fake, table(['counter']));
+  t.regex(tx.render(), /flush chain inet weft forward/);
+  t.regex(tx.render(), /delete chain inet weft old/);
+  t.regex(tx.render(), /delete set inet weft gone/);
+  const rs = await fake.listRuleset(W);
+  t.deepEqual(rs?.rules.map((r) => r.rule), ['counter']);
+  t.deepEqual(rs?.chains.map((c) => c.name), ['forward']);
+  t.deepEqual(rs?.sets, []);
+});
+
+test('a changed hook or set type rewrites the table atomically (delete and add in one transaction)', async (t) => {
+  const fake = new FakeNft();
+  await applied(fake, table(['counter'], { sets: [{ kind: 'set', name: 's', type: 'ipv4_addr', elements: [{ key: ['10.0.0.1'] }] }] }));
+  const changed = table(['counter'], { sets: [{ kind: 'set', name: 's', type: 'ipv4_addr . inet_service', elements: [{ key: ['10.0.0.1', '80'] }] }] });
+  const tx = await applied(fake, changed);
+  const lines = tx.render().trim().split('\n');
+  t.is(lines[0], 'delete table inet weft');
+  t.is(lines[1], 'add table inet weft { comment "c" ; }');
+  t.is(diffTable(W, changed, await fake.listRuleset(W)).size, 0);
+});
+
+test('priority names compare with the numbers nft lists', (t) => {
+  t.is(priorityNumber('filter'), 0);
+  t.is(priorityNumber('dstnat - 10'), -110);
+  t.is(priorityNumber('srcnat+5'), 105);
+  t.is(priorityNumber(-5), -5);
+  t.throws(() => priorityNumber('nonsense'));
+});
+
+test('the backend reports changes and rule counts, and a second apply changes nothing', async (t) => {
+  const fake = new FakeNft();
+  const backend = new NftablesBackend(fake, 'weft');
+  const s = state([['a', ['10.244.1.2', 'fd00::2']], ['b', ['10.244.1.3']]]);
+  const first = await backend.apply(s);
+  t.true(first.changes > 0);
+  t.is(first.rules, 4 + 3);
+  t.deepEqual(await backend.apply(s), { changes: 0, rules: 7 });
+  t.is(fake.history.length, 1);
+});

@@ -1,0 +1,110 @@
+/** The reconcile loop's scheduling: coalescing, one sync at a time, backoff, holding, waiting for a sync. */
+import test from 'ava';
+import { Reconciler } from '../../agent/reconcile';
+
+function controlled() {
+  let calls = 0;
+  let failNext = 0;
+  let gate: Promise<void> = Promise.resolve();
+  let running = 0;
+  let maxRunning = 0;
+  return {
+    get calls() {
+      return calls;
+    },
+    get maxRunning() {
+      return maxRunning;
+    },
+    failTimes(n: number) {
+      failNext = n;
+    },
+    block(): () => void {
+      let release: () => void = () => undefined;
+      gate = new Promise((r) => (release = r));
+      return release;
+    },
+    sync: async () => {
+      calls++;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await gate;
+      running--;
+      if (failNext > 0) {
+        failNext--;
+        throw new Error('nft refused');
+      }
+      return { changes: 1, rules: 1 };
+    },
+  };
+}
+
+test('a burst of triggers gives one sync', async (t) => {
+  const c = controlled();
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 5, resyncIntervalMs: 0 });
+  for (let i = 0; i < 100; i++) r.trigger();
+  await r.idle();
+  t.is(c.calls, 1);
+  t.is(r.status.syncs, 1);
+  t.true(r.status.everSucceeded);
+});
+
+test('triggers during a sync give exactly one more sync, never two at once', async (t) => {
+  const c = controlled();
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 1, resyncIntervalMs: 0 });
+  const release = c.block();
+  r.trigger();
+  while (c.calls === 0) await new Promise((res) => setTimeout(res, 1));
+  for (let i = 0; i < 10; i++) r.trigger();
+  release();
+  await r.idle();
+  t.is(c.calls, 2);
+  t.is(c.maxRunning, 1);
+});
+
+test('failures are retried with growing delays until a sync succeeds', async (t) => {
+  const c = controlled();
+  const delays: number[] = [];
+  c.failTimes(3);
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 1, initialRetryMs: 2, maxRetryMs: 5, resyncIntervalMs: 0, onFailed: (_e, retryIn) => delays.push(retryIn) });
+  r.trigger();
+  await r.idle();
+  t.is(c.calls, 4);
+  t.deepEqual(delays, [2, 4, 5]);
+  t.is(r.status.failures, 3);
+  t.is(r.status.lastError, '');
+});
+
+test('held triggers wait until released; syncedAfterNow settles with the sync that includes the change', async (t) => {
+  const c = controlled();
+  let held = true;
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 1, resyncIntervalMs: 0, held: () => held });
+  let settled = false;
+  const waiting = r.syncedAfterNow().then(() => (settled = true));
+  await new Promise((res) => setTimeout(res, 20));
+  t.is(c.calls, 0);
+  t.false(settled);
+  held = false;
+  r.trigger();
+  await waiting;
+  t.is(c.calls, 1);
+});
+
+test('syncedAfterNow rejects with the error of a failed sync', async (t) => {
+  const c = controlled();
+  c.failTimes(1);
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 1, initialRetryMs: 1, resyncIntervalMs: 0 });
+  await t.throwsAsync(r.syncedAfterNow(), { message: 'nft refused' });
+  await r.idle();
+  await r.stop();
+});
+
+test('stop rejects waiters and runs nothing more', async (t) => {
+  const c = controlled();
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 50, resyncIntervalMs: 0 });
+  const waiting = r.syncedAfterNow();
+  await r.stop();
+  await t.throwsAsync(waiting, { message: /stopping/ });
+  r.trigger();
+  await new Promise((res) => setTimeout(res, 60));
+  t.is(c.calls, 0);
+});
