@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { pluginPath } from '../lab/cni-exec';
+import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
 import { benchIpam } from './cni-ipam';
 import { benchSeaStartup } from './sea-startup';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     if (!only || only === 'sea-startup') benchSeaStartup(runs);
     if (!only || only === 'ipam') await benchIpam(ns, runs);
     if (!only || only === 'attach') await benchAttach(ns, runs, installed);
+    if (!only || only === 'agent') await benchAgentScale(ns);
   } finally {
     cleanup();
   }

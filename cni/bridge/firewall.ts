@@ -131,7 +131,7 @@ export function spoofCheckTransaction(hostVeth: string, podOwner: string, mac: s
  * Removes the pod's masquerade elements, and the subnet chains no other pod uses; undefined
  * when there is nothing of the pod's (or no table).
  */
-export function masqueradeRemoval(listing: TableObjects | undefined, podOwner: string): Transaction | undefined {
+export function masqueradeRemoval(listing: Pick<TableObjects, 'chains' | 'maps'> | undefined, podOwner: string): Transaction | undefined {
   if (!listing) return undefined;
   const tx = new Transaction(MASQ_TABLE);
   const used = new Set<string>();
@@ -156,7 +156,7 @@ export function masqueradeRemoval(listing: TableObjects | undefined, podOwner: s
 }
 
 /** Removes the pod's spoof-check chain and port element; undefined when there are none. */
-export function spoofCheckRemoval(listing: TableObjects | undefined, hostVeth: string): Transaction | undefined {
+export function spoofCheckRemoval(listing: Pick<TableObjects, 'chains' | 'maps'> | undefined, hostVeth: string): Transaction | undefined {
   if (!listing) return undefined;
   const chain = podChain(hostVeth);
   const tx = new Transaction(SPOOF_TABLE);

@@ -152,8 +152,8 @@ export class FakeNft implements Nft {
   async listObjects(ref: TableRef): Promise<TableObjects | undefined> {
     const ruleset = await this.listRuleset(ref);
     if (!ruleset) return undefined;
-    const { rules: _rules, ...objects } = ruleset;
-    return objects;
+    const { rules, ...objects } = ruleset;
+    return { ...objects, ruleSummaries: rules.map((r) => ({ chain: r.chain, handle: r.handle, ...(r.comment !== undefined ? { comment: r.comment } : {}) })) };
   }
 
   /**

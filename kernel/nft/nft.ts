@@ -7,11 +7,11 @@
  */
 import { execTool, systemBinary } from '../exec';
 import { NftError, nftErrorFromOutput, parseNftDiagnostics } from './errors';
-import { chainFromJson, parseNftJson, setFromJson, tableFromJson } from './parse-json';
+import { chainFromJson, parseNftJson, ruleSummaryFromJson, setFromJson, tableFromJson } from './parse-json';
 import { parseNftText } from './parse-text';
 import { renderTableRef } from './render';
 import type { Transaction } from './transaction';
-import type { ChainInfo, MapInfo, RuleInfo, Ruleset, SetInfo, TableRef } from './types';
+import type { ChainInfo, MapInfo, RuleInfo, RuleSummary, Ruleset, SetInfo, TableRef } from './types';
 
 /** What `list` returns for each kind. */
 export interface ListKinds {
@@ -21,8 +21,11 @@ export interface ListKinds {
   maps: MapInfo[];
 }
 
-/** A table's objects without its rules: what the JSON listing alone gives (one nft run, not two). */
-export type TableObjects = Omit<Ruleset, 'rules'>;
+/**
+ * A table's objects without rule texts: what the JSON listing alone gives (one nft run, not
+ * two), with each rule's chain, handle and comment.
+ */
+export type TableObjects = Omit<Ruleset, 'rules'> & { ruleSummaries: RuleSummary[] };
 
 export interface Nft {
   /** Applies the transaction atomically; throws NftError (nothing applied) when nft refuses it. */
@@ -117,6 +120,7 @@ export class NftCli implements Nft {
       chains: objects.filter((o) => o.kind === 'chain').map((o) => chainFromJson(o.body)),
       sets: objects.filter((o) => o.kind === 'set').map((o) => setFromJson(o.body)),
       maps: objects.filter((o) => o.kind === 'map').map((o) => setFromJson(o.body)),
+      ruleSummaries: objects.filter((o) => o.kind === 'rule').map((o) => ruleSummaryFromJson(o.body)),
     };
   }
 

@@ -6,7 +6,7 @@
  * rule text (rules come as expression trees): those come from the text listing
  * (kernel/nft/parse-text.ts).
  */
-import type { ChainHook, ChainInfo, ChainPolicy, ChainType, Counter, ElementInfo, Family, SetInfo, TableInfo } from './types';
+import type { ChainHook, ChainInfo, ChainPolicy, ChainType, Counter, ElementInfo, Family, RuleSummary, SetInfo, TableInfo } from './types';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -129,6 +129,13 @@ export function chainFromJson(body: JsonObject): ChainInfo {
   const comment = str(body.comment);
   if (comment !== undefined) info.comment = comment;
   return info;
+}
+
+export function ruleSummaryFromJson(body: JsonObject): RuleSummary {
+  const summary: RuleSummary = { chain: str(body.chain) ?? '', handle: num(body.handle) ?? 0 };
+  const comment = str(body.comment);
+  if (comment !== undefined) summary.comment = comment;
+  return summary;
 }
 
 /** A set, or a map (whose "map" member is the value type and whose elements are [key, value]). */

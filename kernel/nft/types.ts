@@ -142,6 +142,17 @@ export interface RuleInfo {
   counter?: Counter;
 }
 
+/**
+ * A rule as the JSON listing gives it cheaply: where it is and its comment, without its text
+ * (JSON has rules only as expression trees). Enough to tell which rules a chain holds when
+ * their comments identify them.
+ */
+export interface RuleSummary {
+  chain: string;
+  handle: number;
+  comment?: string;
+}
+
 export interface ElementInfo {
   key: string[];
   value?: string[];

@@ -15,7 +15,7 @@ const state = (pods: [string, string[]][]): NodeState => ({
 });
 
 async function applied(fake: FakeNft, desired: DesiredTable): Promise<Transaction> {
-  const tx = diffTable(W, desired, await fake.listRuleset(W));
+  const tx = diffTable(W, desired, await fake.listObjects(W));
   await fake.run(tx);
   return tx;
 }
@@ -30,7 +30,7 @@ test('from nothing: the whole table in one transaction; then nothing to do', asy
   t.deepEqual(rs?.sets.find((s) => s.name === 'local-pods-v6')?.elements, [{ key: ['fd00::2'], comment: 'default/a' }]);
   t.is(rs?.rules.length, 4);
   t.true(rs!.rules.every((r) => /\[#[0-9a-f]{8}\]$/.test(r.comment ?? '')));
-  t.is(diffTable(W, desired, await fake.listRuleset(W)).size, 0);
+  t.is(diffTable(W, desired, await fake.listObjects(W)).size, 0);
 });
 
 test('pods coming and going change only their elements', async (t) => {
@@ -90,7 +90,7 @@ test('a changed hook or set type rewrites the table atomically (delete and add i
   const lines = tx.render().trim().split('\n');
   t.is(lines[0], 'delete table inet weft');
   t.is(lines[1], 'add table inet weft { comment "c" ; }');
-  t.is(diffTable(W, changed, await fake.listRuleset(W)).size, 0);
+  t.is(diffTable(W, changed, await fake.listObjects(W)).size, 0);
 });
 
 test('priority names compare with the numbers nft lists', (t) => {

@@ -24,7 +24,7 @@ export class NftablesBackend implements DataPlaneBackend {
 
   async apply(state: NodeState): Promise<ApplyOutcome> {
     const desired = renderNodeTable(state);
-    const current = await this.nft.listRuleset(this.table);
+    const current = await this.nft.listObjects(this.table);
     const tx = diffTable(this.table, desired, current);
     if (tx.size > 0) await this.nft.run(tx);
     return { changes: tx.size, rules: countRules(desired) };

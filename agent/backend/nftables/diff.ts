@@ -7,7 +7,7 @@
  * table that nothing desires are removed; objects that already match are not touched at all,
  * and a table that matches gives an empty transaction.
  */
-import { Transaction, type ChainInfo, type Ruleset, type SetInfo, type TableRef } from '../../../kernel/nft';
+import { Transaction, type ChainInfo, type SetInfo, type TableObjects, type TableRef } from '../../../kernel/nft';
 import { commentWithIdentity, elementSignature, identityOf, ruleIdentity, type DesiredChain, type DesiredSet, type DesiredTable } from './desired';
 
 /** Standard priority names nft lists as numbers (inet/ip/ip6 families). */
@@ -44,7 +44,7 @@ function addSetWithElements(tx: Transaction, set: DesiredSet): void {
 }
 
 /** Writes the whole table from scratch (first start, or after a change of structure). */
-function writeAll(tx: Transaction, desired: DesiredTable, current: Ruleset | undefined): void {
+function writeAll(tx: Transaction, desired: DesiredTable, current: TableObjects | undefined): void {
   if (current) {
     // Replaced in the same transaction: the old rules stay in force until it commits.
     tx.delete({ kind: 'table' });
@@ -54,7 +54,11 @@ function writeAll(tx: Transaction, desired: DesiredTable, current: Ruleset | und
   for (const chain of desired.chains) addChainWithRules(tx, chain);
 }
 
-export function diffTable(table: TableRef, desired: DesiredTable, current: Ruleset | undefined): Transaction {
+/**
+ * `current` is the JSON listing (kernel/nft listObjects): rules are known by their comments,
+ * which is all the comparison needs (see desired.ts), and one nft run reads it all.
+ */
+export function diffTable(table: TableRef, desired: DesiredTable, current: TableObjects | undefined): Transaction {
   const tx = new Transaction(table);
   if (!current) {
     writeAll(tx, desired, current);
@@ -65,8 +69,8 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Rules
   // A set whose type changed, or a chain whose hook changed, cannot be altered in place, and
   // the rules that use them would have to go first: rewrite the whole table in one step instead
   // (rare: it happens when an upgrade changes the layout).
+  // (The table's comment is not compared: the JSON listing of nft 1.0.x does not show it.)
   const structural =
-    (current.table.comment ?? '') !== desired.comment ||
     desired.sets.some((s) => haveSets.has(s.name) && !setMatches(s, haveSets.get(s.name)!)) ||
     desired.chains.some((c) => haveChains.has(c.name) && !baseMatches(c, haveChains.get(c.name)!));
   if (structural) {
@@ -93,7 +97,7 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Rules
 
   // Chains: created when missing, refilled when their rules differ.
   const rulesByChain = new Map<string, (string | undefined)[]>();
-  for (const r of current.rules) {
+  for (const r of current.ruleSummaries) {
     const list = rulesByChain.get(r.chain) ?? [];
     list.push(identityOf(r.comment));
     rulesByChain.set(r.chain, list);
