@@ -3,7 +3,9 @@
  * and what the lab writes to): every .yaml/.yml/.json file in it, like `kubectl apply -f DIR`.
  * Changes are picked up through fs.watch, debounced, by reading the directory again and diffing
  * against what was delivered: files may be rewritten in place or renamed into place, and either
- * way only real object changes become events.
+ * way only real object changes become events. Only files that fs.watch named, or whose inode,
+ * size or mtime changed, are parsed again, so one changed file among thousands of objects costs
+ * one file's parse.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,9 +23,14 @@ export interface ManifestsSourceOptions {
 export class ManifestsSource implements ObjectSource {
   readonly description: string;
   private readonly dir: string;
-  private delivered = new Map<string, { object: KubeObject; text: string }>();
+  private delivered = new Map<string, { key: string; object: KubeObject; text: string }>();
   /** Problems reported by the last rescan: a file that stays bad is reported once, not per rescan. */
   private reported = new Set<string>();
+  /** Each file's parse, with the stat it was read at. */
+  private files = new Map<string, { stamp: string; parsed: ParsedFile }>();
+  /** Files fs.watch named since the last rescan; all of them when it named none. */
+  private dirty = new Set<string>();
+  private allDirty = false;
   private watcher?: fs.FSWatcher;
   private timer?: NodeJS.Timeout;
   private onEvent: (event: SourceEvent) => void = () => undefined;
@@ -36,7 +43,7 @@ export class ManifestsSource implements ObjectSource {
   async start(onEvent: (event: SourceEvent) => void): Promise<void> {
     this.onEvent = onEvent;
     fs.mkdirSync(this.dir, { recursive: true });
-    this.watcher = fs.watch(this.dir, () => this.schedule());
+    this.watcher = fs.watch(this.dir, (_event, filename) => this.schedule(filename ?? undefined));
     this.watcher.on('error', (err) => onEvent({ type: 'SKIPPED', where: this.dir, reason: `watch failed: ${err.message}` }));
     this.rescan();
     onEvent({ type: 'SYNCED' });
@@ -48,14 +55,16 @@ export class ManifestsSource implements ObjectSource {
     this.watcher = undefined;
   }
 
-  private schedule(): void {
+  private schedule(filename?: string): void {
+    if (filename === undefined) this.allDirty = true;
+    else this.dirty.add(filename);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.rescan(), DEBOUNCE_MS);
   }
 
   /** Reads every manifest file, then emits the difference to what was delivered before. */
   private rescan(): void {
-    const current = new Map<string, { object: KubeObject; text: string }>();
+    const current = new Map<string, { key: string; object: KubeObject; text: string }>();
     const problems = new Set<string>();
     const skip = (where: string, reason: string) => {
       const key = `${where}\0${reason}`;
@@ -69,21 +78,20 @@ export class ManifestsSource implements ObjectSource {
       this.onEvent({ type: 'SKIPPED', where: this.dir, reason: `cannot read: ${(err as Error).message}` });
       return;
     }
+    const seen = new Map<string, { stamp: string; parsed: ParsedFile }>();
     for (const file of files) {
-      let text: string;
-      try {
-        text = fs.readFileSync(path.join(this.dir, file), 'utf8');
-      } catch {
-        continue; // removed between readdir and read: the next rescan sees it gone
-      }
-      const parsed = parseManifests(text, file);
-      for (const skipped of parsed.skipped) skip(skipped.where, skipped.reason);
-      for (const object of parsed.objects) {
-        const key = objectKey(object);
-        if (current.has(key)) skip(file, `${key} is defined more than once; the last definition wins`);
-        current.set(key, { object, text: JSON.stringify(object) });
+      const entry = this.readFile(file);
+      if (!entry) continue; // removed between readdir and read: the next rescan sees it gone
+      seen.set(file, entry);
+      for (const skipped of entry.parsed.skipped) skip(skipped.where, skipped.reason);
+      for (const parsed of entry.parsed.objects) {
+        if (current.has(parsed.key)) skip(file, `${parsed.key} is defined more than once; the last definition wins`);
+        current.set(parsed.key, parsed);
       }
     }
+    this.files = seen;
+    this.dirty.clear();
+    this.allDirty = false;
     for (const [key, { object, text }] of current) {
       const before = this.delivered.get(key);
       if (!before) this.onEvent({ type: 'ADDED', object });
@@ -93,4 +101,31 @@ export class ManifestsSource implements ObjectSource {
     this.delivered = current;
     this.reported = problems;
   }
+
+  /** A file's objects: parsed again only when named by fs.watch or changed on disk. */
+  private readFile(file: string): { stamp: string; parsed: ParsedFile } | undefined {
+    const full = path.join(this.dir, file);
+    let stamp: string;
+    try {
+      const st = fs.statSync(full, { bigint: true });
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
+    const cached = this.files.get(file);
+    if (cached && cached.stamp === stamp && !this.allDirty && !this.dirty.has(file)) return cached;
+    let text: string;
+    try {
+      text = fs.readFileSync(full, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const { objects, skipped } = parseManifests(text, file);
+    return { stamp, parsed: { skipped, objects: objects.map((object) => ({ key: objectKey(object), object, text: JSON.stringify(object) })) } };
+  }
+}
+
+interface ParsedFile {
+  objects: { key: string; object: KubeObject; text: string }[];
+  skipped: { where: string; reason: string }[];
 }

@@ -64,3 +64,28 @@ test('initial state, then file changes within a second: add, modify, delete; bad
   await rec.waitFor(6, 1000);
   t.deepEqual(rec.events.slice(5).map(describe), ['DELETED Pod/shop/a']);
 });
+
+test('a file that stays bad is reported once; a file renamed into place and an in-place rewrite are both seen', async (t) => {
+  const dir = tempDir(t, 'manifests');
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), 'kind: Pod\nmetadata: {name: x}\n');
+  const source = new ManifestsSource({ dir });
+  const rec = recorder();
+  await source.start(rec.onEvent);
+  t.teardown(() => source.stop());
+  t.deepEqual(rec.events.map(describe), ['SKIPPED bad.yaml document 1', 'SYNCED']);
+
+  // Other files change (rescans happen); the bad file is not reported again.
+  fs.writeFileSync(path.join(dir, '.c.json.tmp'), pod('c', { app: 'x' }));
+  fs.renameSync(path.join(dir, '.c.json.tmp'), path.join(dir, 'c.json'));
+  await rec.waitFor(3, 1000);
+  fs.writeFileSync(path.join(dir, 'c.json'), pod('c', { app: 'y' }));
+  await rec.waitFor(4, 1000);
+  t.deepEqual(rec.events.slice(2).map(describe), ['ADDED Pod/shop/c', 'MODIFIED Pod/shop/c']);
+
+  // Fixed, then broken again: reported again.
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), pod('d', {}));
+  await rec.waitFor(5, 1000);
+  fs.writeFileSync(path.join(dir, 'bad.yaml'), 'kind: Pod\nmetadata: {name: x}\n');
+  await rec.waitFor(7, 1000);
+  t.deepEqual(rec.events.slice(4).map(describe), ['ADDED Pod/shop/d', 'SKIPPED bad.yaml document 1', 'DELETED Pod/shop/d']);
+});
