@@ -14,7 +14,9 @@ import { LocalEndpoints } from './api/endpoints';
 import type { AgentStatus } from './api/messages';
 import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
-import { compileNodeState } from './compile/node-state';
+import { compileNodeState, type CompileConfig } from './compile/node-state';
+import type { OverlayController } from '../overlay/controller';
+import { clusterNodeOf } from '../overlay/nodes';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
 import { AgentMetrics } from './metrics';
@@ -25,6 +27,9 @@ export interface AgentOptions {
   nodeName: string;
   sources: ObjectSource[];
   backend: DataPlaneBackend;
+  /** Routes to the other nodes (VXLAN, host-gw); none when absent. */
+  overlay?: OverlayController;
+  compile?: CompileConfig;
   /** The gRPC API's unix socket. */
   socketPath: string;
   /** The CNI server's socket (weft-cni-shim); none when absent. */
@@ -61,7 +66,7 @@ export class Agent {
     this.reconciler = new Reconciler({
       ...options.reconcile,
       held: () => !this.sourcesSynced,
-      sync: () => options.backend.apply(compileNodeState(this.cache, this.endpoints.list(), options.nodeName)),
+      sync: () => this.sync(),
       onSynced: (r) => {
         this.rules = r.rules;
         this.metrics.syncDuration.observe({ result: 'success' }, r.durationMs / 1000);
@@ -78,6 +83,23 @@ export class Agent {
       },
     });
   }
+
+  /** One sync: the rules through the backend, then the overlay's devices and routes. */
+  private async sync(): Promise<{ changes: number; rules: number }> {
+    const { backend, overlay, nodeName } = this.options;
+    const outcome = await backend.apply(compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile));
+    if (!overlay) return outcome;
+    const result = await overlay.sync(this.cache.list('Node').map(clusterNodeOf), nodeName);
+    const skipped = JSON.stringify(result.skipped);
+    if (skipped !== this.lastOverlaySkipped) {
+      this.lastOverlaySkipped = skipped;
+      for (const s of result.skipped) this.options.log.warn({ peer: s.node, reason: s.reason }, 'no overlay route');
+    }
+    if (result.changes > 0) this.options.log.info({ changes: result.changes, peers: result.peers }, 'overlay applied');
+    return { changes: outcome.changes + result.changes, rules: outcome.rules };
+  }
+
+  private lastOverlaySkipped = '[]';
 
   /** Starts everything; throws (having undone what it started) when a part cannot start. */
   static async start(options: AgentOptions): Promise<Agent> {

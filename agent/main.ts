@@ -14,6 +14,7 @@ import type { DataPlaneBackend } from './dataplane/node-state';
 import { AgentMetrics } from './metrics';
 import { parseAgentArgs, parseHostPort, type AgentCliOptions } from './options';
 import { createSource } from './sources/create';
+import { OverlayController } from '../overlay/controller';
 
 function backendFor(o: AgentCliOptions): DataPlaneBackend {
   if (o.backend === 'iptables') {
@@ -33,6 +34,17 @@ async function main(): Promise<void> {
       nodeName: options.nodeName,
       sources: [source],
       backend: backendFor(options),
+      overlay:
+        options.overlay === 'none'
+          ? undefined
+          : new OverlayController({
+              mode: options.overlay,
+              vni: options.vni,
+              port: options.vxlanPort,
+              deviceNames: { 4: options.vxlanDevice, 6: options.vxlanDeviceV6 },
+              nodeNetworkFile: options.nodeNetworkFile,
+            }),
+      compile: options.masquerade ? { masquerade: { clusterCidrs: options.clusterCidrs, serviceCidrs: options.serviceCidrs } } : {},
       socketPath: options.socket,
       cniSocketPath: options.cniSocket || undefined,
       health: options.healthListen ? parseHostPort(options.healthListen) : undefined,

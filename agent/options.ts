@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import yargs from 'yargs';
+import { canonicalCidr } from '../overlay/nodes';
 
 export interface AgentCliOptions {
   nodeName: string;
@@ -18,6 +19,21 @@ export interface AgentCliOptions {
   healthListen: string;
   logLevel: string;
   resyncInterval: number;
+  overlay: 'none' | 'vxlan' | 'host-gw' | 'hybrid';
+  vni: number;
+  vxlanPort: number;
+  vxlanDevice: string;
+  vxlanDeviceV6: string;
+  nodeNetworkFile: string;
+  clusterCidrs: string[];
+  serviceCidrs: string[];
+  masquerade: boolean;
+}
+
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
+
+function cidrList(value: string): string[] {
+  return value.split(',').map((c) => c.trim()).filter((c) => c !== '');
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentCliOptions {
@@ -41,7 +57,20 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     .option('health-listen', { type: 'string', default: '0.0.0.0:9764', describe: 'HOST:PORT for /healthz, /readyz and /metrics; "" disables' })
     .option('log-level', { choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], default: 'info' })
     .option('resync-interval', { type: 'number', default: 60, describe: 'seconds between full syncs that revert changes made behind the agent\'s back; 0 disables' })
+    .option('overlay', { choices: ['none', 'vxlan', 'host-gw', 'hybrid'] as const, default: 'vxlan' as const, describe: 'how pods reach other nodes: VXLAN, direct routes (nodes on one L2 segment), or direct where on-link and VXLAN elsewhere' })
+    .option('vni', { type: 'number', default: 1, describe: 'VXLAN network identifier (flannel\'s default)' })
+    .option('vxlan-port', { type: 'number', default: 8472, describe: 'VXLAN UDP port (flannel\'s and the kernel\'s default)' })
+    .option('vxlan-device', { type: 'string', default: 'weft.1', describe: 'VXLAN device for IPv4 pods' })
+    .option('vxlan-device-v6', { type: 'string', default: 'weft-v6.1', describe: 'VXLAN device for IPv6 pods' })
+    .option('node-network-file', { type: 'string', default: '/run/weft/node-network.json', describe: 'where the node\'s pod subnets and MTU are written for weft-overlay' })
+    .option('cluster-cidr', { type: 'string', default: '', describe: 'the cluster\'s pod ranges, comma-separated (default: every node\'s pod subnet)' })
+    .option('service-cidr', { type: 'string', default: '', describe: 'the service ranges, comma-separated: never masqueraded' })
+    .option('masquerade', { type: 'boolean', default: true, describe: 'masquerade pod traffic to destinations outside the cluster ranges' })
     .check((a) => {
+      for (const name of [a['vxlan-device'], a['vxlan-device-v6']]) if (!IFNAME.test(name)) throw new Error(`invalid device name ${JSON.stringify(name)}`);
+      if (!Number.isInteger(a.vni) || a.vni < 0 || a.vni > 0xffffff) throw new Error('--vni must be an integer from 0 to 16777215');
+      if (!Number.isInteger(a['vxlan-port']) || a['vxlan-port'] < 1 || a['vxlan-port'] > 65535) throw new Error('--vxlan-port must be a port number');
+      for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr'])]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`invalid --node-name ${JSON.stringify(a['node-name'])}`);
       if (!/^[A-Za-z][A-Za-z0-9_-]{0,20}$/.test(a.table)) throw new Error(`invalid --table ${JSON.stringify(a.table)} (letters, digits, - and _, at most 21)`);
       if (a['health-listen'] !== '' && !parseHostPort(a['health-listen'])) throw new Error(`invalid --health-listen ${JSON.stringify(a['health-listen'])} (HOST:PORT)`);
@@ -66,6 +95,15 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     healthListen: parsed['health-listen'],
     logLevel: parsed['log-level'],
     resyncInterval: parsed['resync-interval'],
+    overlay: parsed.overlay,
+    vni: parsed.vni,
+    vxlanPort: parsed['vxlan-port'],
+    vxlanDevice: parsed['vxlan-device'],
+    vxlanDeviceV6: parsed['vxlan-device-v6'],
+    nodeNetworkFile: parsed['node-network-file'],
+    clusterCidrs: cidrList(parsed['cluster-cidr']).map((c) => canonicalCidr(c)!),
+    serviceCidrs: cidrList(parsed['service-cidr']).map((c) => canonicalCidr(c)!),
+    masquerade: parsed.masquerade,
   };
 }
 

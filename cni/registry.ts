@@ -13,6 +13,7 @@ export const PLUGINS: Readonly<Record<string, PluginLoader>> = {
   'weft-ipam': () => (require('../ipam/plugin') as typeof import('../ipam/plugin')).ipamPlugin,
   // Attachment plugins register the pods they attach with weft-agent (when configured to).
   'weft-bridge': (options) => withAgentRegistration((require('./bridge/plugin') as typeof import('./bridge/plugin')).createBridgePlugin(options)),
+  'weft-overlay': (options) => withAgentRegistration((require('./overlay/plugin') as typeof import('./overlay/plugin')).createOverlayPlugin(options)),
   'weft-macvlan': (options) => withAgentRegistration((require('./macvlan/plugin') as typeof import('./macvlan/plugin')).createMacvlanPlugin(options)),
 };
 

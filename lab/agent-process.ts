@@ -24,6 +24,8 @@ export interface AgentProcess {
   stop(): Promise<number | null>;
   /** SIGKILL (a crash), when still running. */
   kill(): Promise<void>;
+  /** Resolves with the exit code once it exited and its output is complete. */
+  exited(): Promise<number | null>;
 }
 
 /** Starts `weft-agent --socket SOCKET ARGS...` inside `netns`, its output captured. */
@@ -35,7 +37,8 @@ export function spawnAgent(netns: string, args: string[], socket: string): Agent
   let output = '';
   child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  const exited = once(child, 'exit');
+  // 'close' comes after the output streams ended: output() is complete by then.
+  const closed = once(child, 'close').then(() => child.exitCode);
   const running = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
@@ -60,14 +63,14 @@ export function spawnAgent(netns: string, args: string[], socket: string): Agent
     async stop() {
       if (!running()) return child.exitCode;
       child.kill('SIGTERM');
-      await exited;
-      return child.exitCode;
+      return closed;
     },
     async kill() {
       if (!running()) return;
       child.kill('SIGKILL');
-      await exited;
+      await closed;
     },
+    exited: () => closed,
   };
 }
 

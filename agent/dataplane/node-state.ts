@@ -13,10 +13,23 @@ export interface LocalPod {
   ips: string[];
 }
 
+/**
+ * Source NAT for pods talking to the world: traffic from this node's pod subnets to anything
+ * outside the cluster's pod and service ranges leaves with the node's address; pod-to-pod and
+ * pod-to-service traffic keeps the pod's own.
+ */
+export interface Masquerade {
+  /** This node's pod subnets (CIDRs, either family). */
+  sources: string[];
+  /** Cluster pod and service ranges: destinations never masqueraded. */
+  exceptDestinations: string[];
+}
+
 export interface NodeState {
   nodeName: string;
   /** Pods attached on this node, sorted by namespace/name. */
   localPods: LocalPod[];
+  masquerade?: Masquerade;
 }
 
 /** What applying a NodeState did. */

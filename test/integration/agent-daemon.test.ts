@@ -141,7 +141,7 @@ test('a second agent on the same socket refuses to start and leaves the first se
   const first = s.start();
   await waitReady(first);
   const second = s.start(['--health-listen', '']);
-  const code = await eventually('second agent exits', () => second.child.exitCode ?? undefined, 10_000);
+  const code = await second.exited();
   t.is(code, 1);
   t.regex(second.output(), /already listens on .*agent\.sock/);
   t.true((await first.status()).ready);
@@ -151,7 +151,7 @@ test('bad command lines are refused with a message', async (t) => {
   const s = setup(t);
   for (const args of [['--backend', 'pf'], ['--node-name', 'Bad_Name'], ['--health-listen', 'nope'], ['--table', '1x']]) {
     const agent = s.start(args);
-    const code = await eventually('agent exits', () => agent.child.exitCode ?? undefined, 10_000);
+    const code = await agent.exited();
     t.is(code, 1, args.join(' '));
     t.regex(agent.output(), /Invalid|invalid/, args.join(' '));
   }

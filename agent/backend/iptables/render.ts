@@ -5,14 +5,15 @@
  * pods, so this stays small); the rule's comment names the pod.
  */
 import net from 'node:net';
-import type { IpFamily } from '../../../kernel/iptables';
+import type { IpFamily, IptablesTableName } from '../../../kernel/iptables';
 import type { NodeState } from '../../dataplane/node-state';
 
 export interface DesiredIptablesChain {
+  table: IptablesTableName;
   /** e.g. WEFT-FORWARD */
   name: string;
-  /** The built-in filter chain that jumps to it. */
-  hook: 'FORWARD' | 'INPUT' | 'OUTPUT';
+  /** The built-in chain of `table` that jumps to it. */
+  hook: 'FORWARD' | 'INPUT' | 'OUTPUT' | 'POSTROUTING';
   /** Each rule's words after `-A CHAIN`, comment included, as iptables-save prints them. */
   rules: string[][];
 }
@@ -33,5 +34,21 @@ export function renderIptablesChains(state: NodeState, family: IpFamily, prefix:
       from.push(['-s', `${ip}/${hostBits}`, '-m', 'comment', '--comment', `from ${pod.namespace}/${pod.name}`]);
     }
   }
-  return [{ name: `${prefix}-FORWARD`, hook: 'FORWARD', rules: [...to, ...from] }];
+  const chains: DesiredIptablesChain[] = [{ table: 'filter', name: `${prefix}-FORWARD`, hook: 'FORWARD', rules: [...to, ...from] }];
+  const m = state.masquerade;
+  const sources = m?.sources.filter((c) => net.isIP(c.split('/')[0]) === version) ?? [];
+  if (m && sources.length > 0) {
+    // iptables matches one destination range per rule: the exceptions RETURN first.
+    const except = m.exceptDestinations.filter((c) => net.isIP(c.split('/')[0]) === version);
+    chains.push({
+      table: 'nat',
+      name: `${prefix}-POSTROUTING`,
+      hook: 'POSTROUTING',
+      rules: [
+        ...except.map((c) => ['-d', c, '-m', 'comment', '--comment', 'cluster destination: no masquerade', '-j', 'RETURN']),
+        ...sources.map((c) => ['-s', c, '-m', 'comment', '--comment', 'pods to outside the cluster', '-j', 'MASQUERADE']),
+      ],
+    });
+  }
+  return chains;
 }

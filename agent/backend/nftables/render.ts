@@ -1,15 +1,33 @@
 /**
  * NodeState -> the `inet weft` table. Today it holds what every later feature builds on: the
  * sets of this node's pod addresses, and a forward chain that counts traffic to and from them
- * (accept policy: counting changes nothing for packets). NetworkPolicy, Services and the
- * overlay add their sets, maps and chains here.
+ * (accept policy: counting changes nothing for packets), and the masquerade of pod traffic
+ * leaving the cluster. NetworkPolicy and Services add their sets, maps and chains here.
  */
 import net from 'node:net';
 import type { NodeState } from '../../dataplane/node-state';
-import type { DesiredTable } from './desired';
+import type { Masquerade } from '../../dataplane/node-state';
+import type { DesiredChain, DesiredRule, DesiredTable } from './desired';
 
 export const LOCAL_PODS_V4 = 'local-pods-v4';
 export const LOCAL_PODS_V6 = 'local-pods-v6';
+
+/** One masquerade rule per family the node has a pod subnet in. */
+function masqueradeRules(m: Masquerade): DesiredRule[] {
+  return ([4, 6] as const).flatMap((family) => {
+    const sources = m.sources.filter((c) => net.isIP(c.split('/')[0]) === family);
+    if (sources.length === 0) return [];
+    const except = m.exceptDestinations.filter((c) => net.isIP(c.split('/')[0]) === family);
+    const ip = family === 4 ? 'ip' : 'ip6';
+    const not = except.length > 0 ? ` ${ip} daddr != { ${except.join(', ')} }` : '';
+    return [{ rule: `${ip} saddr { ${sources.join(', ')} }${not} masquerade`, comment: 'pods to outside the cluster' }];
+  });
+}
+
+function masqueradeChain(m: Masquerade | undefined): DesiredChain[] {
+  if (!m) return [];
+  return [{ name: 'postrouting', base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' }, rules: masqueradeRules(m) }];
+}
 
 export function renderNodeTable(state: NodeState): DesiredTable {
   const elements = (family: 4 | 6) =>
@@ -31,6 +49,7 @@ export function renderNodeTable(state: NodeState): DesiredTable {
           { rule: `ip6 saddr @${LOCAL_PODS_V6} counter`, comment: 'from local pods' },
         ],
       },
+      ...masqueradeChain(state.masquerade),
     ],
   };
 }
