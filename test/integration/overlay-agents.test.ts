@@ -18,7 +18,16 @@ import { eventually, startAgentProcess, waitReady } from '../helpers/agent-proce
 import { tempNetns } from '../helpers/netns';
 import { tempDir } from '../helpers/tmp';
 
+interface Options {
+  backend: 'nftables' | 'iptables';
+  overlay: 'vxlan' | 'host-gw' | 'hybrid';
+  dualStack: boolean;
+}
+
+const DEFAULTS: Options = { backend: 'nftables', overlay: 'vxlan', dualStack: false };
+
 interface Cluster {
+  options: Options;
   dir: string;
   manifests: string;
   switchNs: string;
@@ -26,30 +35,35 @@ interface Cluster {
   nodes: Map<string, { ns: string; address: string; cniSocket: string; socket: string; nodeNetwork: string }>;
 }
 
-function nodeYaml(name: string, index: number): string {
+function nodeYaml(name: string, index: number, dualStack: boolean): string {
+  const cidrs = [`10.244.${index}.0/24`, ...(dualStack ? [`fd00:10:244:${index}::/64`] : [])];
+  const addresses = [`{type: InternalIP, address: 192.0.2.${10 + index}}`, ...(dualStack ? [`{type: InternalIP, address: "fd00:192::${10 + index}"}`] : [])];
   return `apiVersion: v1
 kind: Node
 metadata: {name: ${name}}
-spec: {podCIDR: 10.244.${index}.0/24, podCIDRs: [10.244.${index}.0/24]}
-status: {addresses: [{type: InternalIP, address: 192.0.2.${10 + index}}, {type: Hostname, address: ${name}}]}
+spec: {podCIDR: ${cidrs[0]}, podCIDRs: [${cidrs.map((x) => `"${x}"`).join(', ')}]}
+status: {addresses: [${addresses.join(', ')}, {type: Hostname, address: ${name}}]}
 `;
 }
 
-/** A port on the underlay switch for `ns`, as eth0 with `address`/24. */
-async function plug(cluster: { switchNs: string }, ns: string, port: string, address: string): Promise<void> {
+/** A port on the underlay switch for `ns`, as eth0 with `address`/24 (and `address6`/64). */
+async function plug(cluster: { switchNs: string }, ns: string, port: string, address: string, address6?: string): Promise<void> {
   await withNetlink(cluster.switchNs, async (nl) => {
     await nl.links.createVeth({ name: port, peer: { name: 'eth0', netns: ns } });
     await nl.links.setMaster(port, 'sw');
     await nl.links.setUp(port);
   });
+  // Neighbour discovery on the underlay would wait for duplicate address detection (~2 s).
+  writeSysctl(ns, 'net.ipv6.conf.eth0.accept_dad', 0);
   await withNetlink(ns, async (nl) => {
     await nl.links.setUp('lo');
     await nl.addresses.add('eth0', `${address}/24`);
+    if (address6) await nl.addresses.add('eth0', `${address6}/64`, { noDad: true });
     await nl.links.setUp('eth0');
   });
 }
 
-async function cluster(t: ExecutionContext): Promise<Cluster> {
+async function cluster(t: ExecutionContext, options: Options = DEFAULTS): Promise<Cluster> {
   const dir = tempDir(t, 'overlay');
   const manifests = path.join(dir, 'manifests');
   fs.mkdirSync(manifests);
@@ -58,8 +72,8 @@ async function cluster(t: ExecutionContext): Promise<Cluster> {
     await nl.links.setUp('lo');
     await nl.links.createBridge({ name: 'sw', up: true });
   });
-  const c: Cluster = { dir, manifests, switchNs, internet: { ns: tempNetns(t, 'inet'), address: '192.0.2.100' }, nodes: new Map() };
-  await plug(c, c.internet.ns, 'pinet', c.internet.address);
+  const c: Cluster = { options, dir, manifests, switchNs, internet: { ns: tempNetns(t, 'inet'), address: '192.0.2.100' }, nodes: new Map() };
+  await plug(c, c.internet.ns, 'pinet', c.internet.address, options.dualStack ? 'fd00:192::100' : undefined);
   return c;
 }
 
@@ -67,23 +81,24 @@ async function addNode(t: ExecutionContext, c: Cluster, index: number): Promise<
   const name = `n${index}`;
   const ns = tempNetns(t, name);
   const address = `192.0.2.${10 + index}`;
-  await plug(c, ns, `p${index}`, address);
+  await plug(c, ns, `p${index}`, address, c.options.dualStack ? `fd00:192::${10 + index}` : undefined);
   writeSysctl(ns, 'net.ipv4.ip_forward', 1);
+  writeSysctl(ns, 'net.ipv6.conf.all.forwarding', 1);
   const run = path.join(c.dir, name);
   const node = { ns, address, socket: path.join(run, 'agent.sock'), cniSocket: path.join(run, 'cni.sock'), nodeNetwork: path.join(run, 'node-network.json') };
   c.nodes.set(name, node);
-  fs.writeFileSync(path.join(c.manifests, `node-${name}.yaml`), nodeYaml(name, index));
+  fs.writeFileSync(path.join(c.manifests, `node-${name}.yaml`), nodeYaml(name, index, c.options.dualStack));
   const agent = startAgentProcess(
     t,
     ns,
-    ['--node-name', name, '--manifests', c.manifests, '--cni-socket', node.cniSocket, '--node-network-file', node.nodeNetwork, '--health-listen', '', '--cluster-cidr', '10.244.0.0/16', '--service-cidr', '10.96.0.0/16'],
+    ['--node-name', name, '--manifests', c.manifests, '--cni-socket', node.cniSocket, '--node-network-file', node.nodeNetwork, '--health-listen', '', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/48', '--service-cidr', '10.96.0.0/16', '--backend', c.options.backend, '--overlay', c.options.overlay],
     node.socket,
   );
   await waitReady(agent);
   await eventually(`${name}'s node network`, () => (fs.existsSync(node.nodeNetwork) ? true : undefined));
 }
 
-async function addPod(t: ExecutionContext, c: Cluster, nodeName: string, pod: string): Promise<{ ns: string; ip: string }> {
+async function addPod(t: ExecutionContext, c: Cluster, nodeName: string, pod: string): Promise<{ ns: string; ip: string; ip6?: string }> {
   const node = c.nodes.get(nodeName)!;
   const ns = tempNetns(t, pod);
   const config = {
@@ -100,7 +115,8 @@ async function addPod(t: ExecutionContext, c: Cluster, nodeName: string, pod: st
   t.teardown(async () => void (await runCniOk({ ...inv, command: 'DEL', config: { ...config, prevResult: json } }).catch(() => undefined)));
   const server = await startPeerAddressServer(ns, 8080);
   t.teardown(() => server.stop());
-  return { ns, ip: (json?.ips as { address: string }[])[0].address.split('/')[0] };
+  const ips = (json?.ips as { address: string }[]).map((x) => x.address.split('/')[0]);
+  return { ns, ip: ips[0], ip6: ips.find((x) => x.includes(':')) };
 }
 
 const overlayRoutes = (ns: string) => withNetlink(ns, async (nl) => (await nl.routes.list()).filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL).map((r) => r.dst).sort());
@@ -117,8 +133,8 @@ async function bulkTransfer(clientNs: string, serverNs: string, address: string,
   return Number(stdout);
 }
 
-test('pods on different nodes reach each other with their own addresses; outside traffic is masqueraded; MTU fits', async (t) => {
-  const c = await cluster(t);
+async function crossNode(t: ExecutionContext, options: Options, mtu: number): Promise<void> {
+  const c = await cluster(t, options);
   await addNode(t, c, 1);
   await addNode(t, c, 2);
   const a = await addPod(t, c, 'n1', 'pod-a');
@@ -132,16 +148,25 @@ test('pods on different nodes reach each other with their own addresses; outside
 
   // The overlay MTU (1500 - 50) on the pod, and a full-size transfer goes through unfragmented.
   const podLink = await withNetlink(a.ns, (nl) => nl.links.get('eth0'));
-  t.is(podLink.mtu, 1450);
+  t.is(podLink.mtu, mtu);
   const node1 = c.nodes.get('n1')!;
-  t.is(JSON.parse(fs.readFileSync(node1.nodeNetwork, 'utf8')).mtu, 1450);
+  t.is(JSON.parse(fs.readFileSync(node1.nodeNetwork, 'utf8')).mtu, mtu);
+  if (options.dualStack) {
+    t.regex(a.ip6 ?? '', /^fd00:10:244:1:/);
+    t.deepEqual(await tcpProbe(a.ns, b.ip6!, 8080), { ok: true, detail: a.ip6 });
+  }
   t.is(await bulkTransfer(a.ns, b.ns, b.ip, 4 << 20), 4 << 20);
 
   // "The internet": no route back to pod addresses, so only a masqueraded connection works.
   const outside = await startPeerAddressServer(c.internet.ns, 8080);
   t.teardown(() => outside.stop());
   t.deepEqual(await tcpProbe(a.ns, c.internet.address, 8080), { ok: true, detail: node1.address });
-});
+}
+
+test('vxlan, nftables: pods on different nodes reach each other with their own addresses; outside traffic is masqueraded; MTU fits', (t) =>
+  crossNode(t, DEFAULTS, 1450));
+test('host-gw, iptables backend: the same without encapsulation, at the underlay MTU', (t) => crossNode(t, { backend: 'iptables', overlay: 'host-gw', dualStack: false }, 1500));
+test('vxlan, dual-stack: IPv6 pods across nodes too (MTU for an IPv6 underlay: 1430)', (t) => crossNode(t, { backend: 'nftables', overlay: 'vxlan', dualStack: true }, 1430));
 
 test('a node that leaves disappears from the others; one that joins later is reachable without a restart', async (t) => {
   const c = await cluster(t);
