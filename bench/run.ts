@@ -13,6 +13,7 @@ import { pluginPath } from '../lab/cni-exec';
 import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
 import { benchIpam } from './cni-ipam';
+import { benchLabUp } from './lab-up';
 import { benchSeaStartup } from './sea-startup';
 import { benchStartup } from './startup';
 
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     if (!only || only === 'sea-startup') benchSeaStartup(runs);
     if (!only || only === 'ipam') await benchIpam(ns, runs);
     if (!only || only === 'attach') await benchAttach(ns, runs, installed);
+    // A lab takes seconds to build: a few runs, unless --runs says otherwise.
+    if (!only || only === 'lab') await benchLabUp(option('runs') ? runs : 3);
     if (!only || only === 'agent') await benchAgentScale(ns);
   } finally {
     cleanup();

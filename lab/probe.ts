@@ -84,7 +84,8 @@ async function startServer(nsPath: string, source: string, args: string[]): Prom
   if (!chunk.toString().includes('ready')) throw new Error(`tcp server in ${nsPath} did not start`);
   return {
     async stop() {
-      if (child.exitCode === null) {
+      // A child killed by a signal keeps exitCode null: check both, or a second stop() waits forever.
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await once(child, 'close');
       }

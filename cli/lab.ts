@@ -1,0 +1,269 @@
+/**
+ * `weftctl lab ...`: a multi-node cluster of network namespaces on this machine (lab/cluster):
+ * up, apply, probe, get, exec, down, list.
+ */
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { labApply, type ApplyChange } from '../lab/cluster/apply';
+import { labDown, labsWithNamespaces } from '../lab/cluster/down';
+import { execIn, findPod, nodeRows, openLab, podRows, serviceRows } from '../lab/cluster/inspect';
+import { stateRoot } from '../lab/cluster/names';
+import { probeMatrix, type ProbeMatrix } from '../lab/cluster/probe';
+import { DEFAULT_PORTS, labUp } from '../lab/cluster/up';
+import { labelsText, OUTPUT_CHOICES, printJson, table, UsageError, type OutputFormat } from './output';
+
+export const DEFAULT_LAB = 'weft';
+
+interface LabArgs {
+  name: string;
+  'state-root'?: string;
+  output: OutputFormat;
+}
+
+function labOptions<T>(y: Argv<T>) {
+  return y
+    .option('name', { type: 'string', default: process.env.WEFT_LAB || DEFAULT_LAB, describe: 'lab name (env WEFT_LAB)', defaultDescription: `"${DEFAULT_LAB}"` })
+    .option('state-root', { type: 'string', describe: 'where labs keep their state (env WEFT_LAB_ROOT; default /run/weft/lab)' })
+    .option('output', { alias: 'o', choices: OUTPUT_CHOICES, default: 'table' as OutputFormat, describe: 'output format' });
+}
+
+const rootOf = (a: LabArgs) => stateRoot(a['state-root']);
+
+function parsePorts(text: string): number[] {
+  const ports = text.split(',').map((s) => Number(s.trim()));
+  if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new UsageError(`invalid --ports ${JSON.stringify(text)} (e.g. 80,81)`);
+  return [...new Set(ports)];
+}
+
+const ms = (n: number) => `${(n / 1000).toFixed(2)} s`;
+
+async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: string; 'agent-timeout': number }): Promise<void> {
+  const progress = a.output === 'json' ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const { state, timings } = await labUp({
+    name: a.name,
+    root: rootOf(a),
+    nodes: a.nodes,
+    podsPerNode: a['pods-per-node'],
+    ports: parsePorts(a.ports),
+    agentTimeoutMs: a['agent-timeout'] * 1000,
+    progress,
+  });
+  if (a.output === 'json') {
+    printJson({ name: state.name, nodes: nodeRows(state), pods: podRows(state), timings });
+    return;
+  }
+  process.stdout.write(`lab ${state.name} is up in ${ms(timings.totalMs)}: ${state.nodes.length} node(s), ${state.pods.length} pod(s), IPv4+IPv6 pods\n\n`);
+  printPods(a, state);
+}
+
+function printPods(a: LabArgs, state: ReturnType<typeof openLab>['state']): void {
+  const rows = podRows(state);
+  if (a.output === 'json') return printJson(rows);
+  const wide = a.output === 'wide';
+  const headers = ['NAMESPACE', 'NAME', 'NODE', 'IPS', ...(wide ? ['PORTS', 'SERVER', 'NETNS'] : []), 'LABELS'];
+  process.stdout.write(
+    `${table(
+      headers,
+      rows.map((r) => [
+        r.namespace,
+        r.name,
+        r.node,
+        r.ips.join(','),
+        ...(wide ? [`tcp:${r.tcp.join(',') || '-'} udp:${r.udp.join(',') || '-'}`, r.serverAlive ? 'running' : 'DEAD', r.netns] : []),
+        labelsText(r.labels),
+      ]),
+    )}\n`,
+  );
+}
+
+function get(a: LabArgs & { what: string }): void {
+  const { state, manifests } = openLab(a.name, rootOf(a));
+  if (a.what === 'pods') return printPods(a, state);
+  if (a.what === 'nodes') {
+    const rows = nodeRows(state);
+    if (a.output === 'json') return printJson(rows);
+    const wide = a.output === 'wide';
+    process.stdout.write(
+      `${table(
+        ['NAME', 'UNDERLAY', 'POD CIDRS', 'PODS', 'AGENT PID', 'AGENT', ...(wide ? ['SOCKET', 'NETNS'] : [])],
+        rows.map((r) => [
+          r.name,
+          r.underlayIPs.join(','),
+          r.podCIDRs.join(','),
+          String(r.pods),
+          String(r.agentPid ?? '-'),
+          r.agentAlive ? 'running' : 'DEAD',
+          ...(wide ? [r.agentSocket ?? '-', r.netns] : []),
+        ]),
+      )}\n`,
+    );
+    return;
+  }
+  const rows = serviceRows(manifests);
+  if (a.output === 'json') return printJson(rows);
+  if (rows.length === 0) {
+    process.stdout.write('no services\n');
+    return;
+  }
+  process.stdout.write(
+    `${table(
+      ['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'PORTS', 'SELECTOR', 'ENDPOINTS'],
+      rows.map((r) => [r.namespace, r.name, r.type, r.clusterIP, r.ports.join(',') || '-', labelsText(r.selector), r.endpoints.join(',') || '<none>']),
+    )}\n`,
+  );
+}
+
+function changeLine(c: ApplyChange): string {
+  const ns = c.namespace && c.namespace !== 'default' ? ` -n ${c.namespace}` : '';
+  return `${c.kind.toLowerCase()}/${c.name}${ns} ${c.action}${c.detail ? ` (${c.detail})` : ''}`;
+}
+
+async function apply(a: LabArgs & { filename: string[]; delete: boolean }): Promise<void> {
+  const changes = await labApply({ name: a.name, root: rootOf(a), files: a.filename, delete: a.delete });
+  if (a.output === 'json') return printJson(changes);
+  for (const c of changes) process.stdout.write(`${changeLine(c)}\n`);
+}
+
+/** The matrix with numbered columns: pod names are too long to head columns. */
+export function matrixText(m: ProbeMatrix, wide: boolean): string {
+  const index = new Map(m.pods.map((p, i) => [p, String(i + 1)]));
+  const headers = ['', 'FROM \\ TO', ...m.pods.map((p) => index.get(p) as string)];
+  const rows = m.pods.map((client) => [index.get(client) as string, client, ...m.pods.map((server) => (m.cells[client]?.[server]?.ok ? 'ok' : '-'))]);
+  const ok = m.pods.reduce((n, c) => n + m.pods.filter((s) => m.cells[c]?.[s]?.ok).length, 0);
+  let text = `${m.protocol} port ${m.port} over IPv${m.family} (rows: client, columns: server; ok = answered with the server's namespace/name)\n`;
+  text += `${table(headers, rows)}\n${ok} of ${m.pods.length * m.pods.length} ok, probed in ${ms(m.durationMs)}\n`;
+  if (wide) {
+    const failures = m.pods.flatMap((c) => m.pods.filter((s) => !m.cells[c]?.[s]?.ok).map((s) => [c, s, m.cells[c]?.[s]?.detail ?? '']));
+    if (failures.length > 0) text += `\n${table(['FROM', 'TO', 'WHY'], failures)}\n`;
+  }
+  return text;
+}
+
+async function probe(a: LabArgs & { port: number; protocol: string; family: number; timeout: number }): Promise<void> {
+  const { state } = openLab(a.name, rootOf(a));
+  if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new UsageError(`invalid --port ${a.port}`);
+  const protocol = a.protocol.toUpperCase();
+  if (protocol !== 'TCP' && protocol !== 'UDP') throw new UsageError(`invalid --protocol ${JSON.stringify(a.protocol)} (TCP or UDP)`);
+  const m = await probeMatrix(state, { port: a.port, protocol, family: a.family === 6 ? 6 : 4, timeoutMs: a.timeout });
+  if (a.output === 'json') {
+    const out: Record<string, Record<string, boolean>> = {};
+    for (const c of m.pods) out[c] = Object.fromEntries(m.pods.map((s) => [s, m.cells[c]?.[s]?.ok === true]));
+    return printJson(out);
+  }
+  process.stdout.write(matrixText(m, a.output === 'wide'));
+}
+
+async function exec(a: LabArgs & { pod?: string; node?: string; '--'?: (string | number)[]; cmd?: string[] }): Promise<void> {
+  const { state } = openLab(a.name, rootOf(a));
+  const argv = [...(a.cmd ?? []), ...(a['--'] ?? [])].map(String);
+  let netns: string;
+  if (a.node) {
+    const node = state.nodes.find((n) => n.name === a.node);
+    if (!node) throw new Error(`node ${a.node} not found in lab ${a.name} (${state.nodes.map((n) => n.name).join(', ')})`);
+    netns = node.netns;
+  } else if (a.pod) netns = findPod(state, a.pod).netns;
+  else throw new UsageError('give a pod (NS/POD) or --node NODE');
+  // Ctrl-C is for the command; weftctl waits for it and passes its status on.
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  try {
+    process.exitCode = await execIn(netns, argv);
+  } finally {
+    process.off('SIGINT', ignore);
+  }
+}
+
+async function down(a: LabArgs): Promise<void> {
+  const started = performance.now();
+  const report = await labDown(a.name, rootOf(a));
+  if (a.output === 'json') return printJson({ name: a.name, ...report, durationMs: performance.now() - started });
+  process.stdout.write(
+    report.existed
+      ? `lab ${a.name} removed in ${ms(performance.now() - started)} (${report.pods} pod(s), ${report.namespaces} namespace(s))\n`
+      : `lab ${a.name} does not exist; nothing to remove\n`,
+  );
+}
+
+function list(a: LabArgs): void {
+  const root = rootOf(a);
+  let dirs: string[] = [];
+  try {
+    dirs = fs.readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    dirs = [];
+  }
+  const withNs = labsWithNamespaces();
+  const names = [...new Set([...dirs, ...withNs])].sort();
+  const rows = names.map((name) => {
+    try {
+      const { state } = openLab(name, root);
+      return { name, phase: state.phase as string, nodes: state.nodes.length, pods: state.pods.length, namespaces: withNs.includes(name) };
+    } catch {
+      // namespaces without state under this root (another root, or a crash)
+      return { name, phase: 'no state (lab down removes what is left)', nodes: 0, pods: 0, namespaces: withNs.includes(name) };
+    }
+  });
+  if (a.output === 'json') return printJson(rows);
+  if (rows.length === 0) {
+    process.stdout.write(`no labs (state root ${root})\n`);
+    return;
+  }
+  process.stdout.write(`${table(['NAME', 'PHASE', 'NODES', 'PODS'], rows.map((r) => [r.name, r.phase, String(r.nodes), String(r.pods)]))}\n`);
+}
+
+export function labCommand(y: Argv): Argv {
+  return y.command('lab', 'a multi-node cluster of network namespaces on this machine', (lab) =>
+    labOptions(lab)
+      .command(
+        'up',
+        'create a lab: an underlay switch, nodes with a weft-agent each, pods attached through CNI',
+        (c) =>
+          c
+            .option('nodes', { type: 'number', default: 2, describe: 'number of nodes' })
+            .option('pods-per-node', { type: 'number', default: 2, describe: 'default pods per node (default/pod-<node>-<i>, label app=web)' })
+            .option('ports', { type: 'string', default: DEFAULT_PORTS.join(','), describe: 'ports pods serve on TCP and UDP when they declare none' })
+            .option('agent-timeout', { type: 'number', default: 30, describe: 'seconds to wait for each agent to be ready' }),
+        (a) => up(a),
+      )
+      .command(
+        'apply',
+        'create, update or delete objects as kubectl apply / delete -f would (Pods are scheduled and attached)',
+        (c) =>
+          c
+            .option('filename', { alias: 'f', type: 'string', array: true, demandOption: true, describe: 'file or directory of manifests ("-" for stdin)' })
+            .option('delete', { type: 'boolean', default: false, describe: 'delete the objects named in the files instead' }),
+        (a) => apply(a),
+      )
+      .command(
+        'probe',
+        'connect from every pod to every pod and print the matrix',
+        (c) =>
+          c
+            .option('port', { type: 'number', default: 80 })
+            .option('protocol', { type: 'string', default: 'TCP', describe: 'TCP or UDP' })
+            .option('family', { type: 'number', choices: [4, 6], default: 4, describe: 'probe the pods\' IPv4 or IPv6 addresses' })
+            .option('timeout', { type: 'number', default: 1000, describe: 'milliseconds per connection' }),
+        (a) => probe(a),
+      )
+      .command(
+        'get <what>',
+        'list pods, nodes or services',
+        (c) => c.positional('what', { choices: ['pods', 'nodes', 'services'] as const, demandOption: true, describe: 'what to list' }),
+        (a) => get(a),
+      )
+      .command(
+        'exec [pod] [cmd..]',
+        'run a command in a pod\'s (or with --node, a node\'s) network namespace: lab exec NS/POD -- CMD ARGS',
+        (c) =>
+          c
+            .positional('pod', { type: 'string', describe: 'NS/POD, or POD in namespace default' })
+            .positional('cmd', { type: 'string', array: true })
+            .option('node', { type: 'string', describe: 'run in this node\'s namespace instead' })
+            .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': true }),
+        (a) => exec(a),
+      )
+      .command('down', 'remove a lab and everything it created (succeeds when there is none)', (c) => c, (a) => down(a))
+      .command('list', 'list the labs on this machine', (c) => c, (a) => list(a))
+      .demandCommand(1, 'which lab command? (up, apply, probe, get, exec, down, list)'),
+  );
+}
