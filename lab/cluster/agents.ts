@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createAgentClient } from '../../agent/api/client';
 import { tailOf } from './files';
-import { nodePaths } from './names';
+import { CLUSTER_CIDRS, NODE_NETWORK_FILENAME, nodePaths, SERVICE_CIDR_V4 } from './names';
 import { isOurs, spawnDetachedIn } from './processes';
 import type { AgentRecord, NodeRecord } from './state';
 
@@ -16,7 +16,13 @@ export const AGENT_MAIN = path.join(__dirname, '..', '..', 'agent', 'main.js');
 /** Inside each node's own namespace, so every node can use the same address. */
 export const AGENT_HEALTH_LISTEN = '127.0.0.1:9764';
 
+/**
+ * The agent's command line: its own sockets and node network file in the node's directory, the
+ * VXLAN overlay between the nodes (the agent's default mode), and the cluster's ranges, which
+ * are never masqueraded.
+ */
 export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord, 'socket' | 'cniSocket' | 'healthListen'>, logLevel = 'info'): string[] {
+  const nodeNetwork = path.join(path.dirname(rec.socket), NODE_NETWORK_FILENAME);
   return [
     AGENT_MAIN,
     '--node-name', node,
@@ -26,6 +32,9 @@ export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord
     '--cni-socket', rec.cniSocket,
     '--backend', 'nftables',
     '--health-listen', rec.healthListen,
+    '--node-network-file', nodeNetwork,
+    '--cluster-cidr', CLUSTER_CIDRS.join(','),
+    '--service-cidr', SERVICE_CIDR_V4,
     '--log-level', logLevel,
   ];
 }

@@ -53,7 +53,14 @@ export interface NodePaths {
   ipamDir: string;
   /** The network configuration list the lab's "runtime" uses, written for people to read. */
   conflist: string;
+  /** Where the agent writes the node's pod subnets and MTU for weft-overlay. */
+  nodeNetwork: string;
+  /** weft-overlay's record of each attachment's configuration. */
+  overlayState: string;
 }
+
+/** In the node's directory, next to the agent's socket (the agent is told its path). */
+export const NODE_NETWORK_FILENAME = 'node-network.json';
 
 export function nodePaths(labDir: string, node: string): NodePaths {
   const dir = path.join(labDir, 'nodes', node);
@@ -64,6 +71,8 @@ export function nodePaths(labDir: string, node: string): NodePaths {
     agentLog: path.join(dir, 'agent.log'),
     ipamDir: path.join(dir, 'ipam'),
     conflist: path.join(dir, 'net.d', '10-weft.conflist'),
+    nodeNetwork: path.join(dir, NODE_NETWORK_FILENAME),
+    overlayState: path.join(dir, 'overlay-state'),
   };
 }
 
@@ -116,6 +125,8 @@ export const UNDERLAY_V4 = { subnet: '192.0.2.0/24', gateway: '192.0.2.1', prefi
 export const UNDERLAY_V6 = { subnet: 'fd00:192:0:2::/64', gateway: 'fd00:192:0:2::1', prefix: 64 };
 export const POD_CIDR_V4 = '10.244.0.0/16';
 export const SERVICE_CIDR_V4 = '10.96.0.0/16';
+/** Every node's pod subnet is inside these (the cluster CIDR the agents get). */
+export const CLUSTER_CIDRS = ['10.244.0.0/16', 'fd00:10:244::/48'];
 
 export function nodeUnderlayIPs(index: number): { v4: string; v6: string } {
   return { v4: `192.0.2.${10 + index}`, v6: `fd00:192:0:2::${10 + index}` };

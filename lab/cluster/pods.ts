@@ -36,15 +36,16 @@ export function networkConfigList(labDir: string, node: NodeRecord): NetworkConf
     name: NETWORK_NAME,
     plugins: [
       {
-        type: 'weft-bridge',
+        // The node's bridge, an address from the node's pod subnet and the overlay MTU, both
+        // from the node network file its agent writes; the agent routes to the other nodes.
+        type: 'weft-overlay',
         bridge: POD_BRIDGE,
-        isGateway: true,
-        isDefaultGateway: true,
-        ipMasq: false,
         // A pod reaches itself through a Service's address (kubelet's hairpin-veth).
         hairpinMode: true,
         agentSocket: p.agentSocket,
-        ipam: { type: 'weft-ipam', dataDir: p.ipamDir, ranges: [[{ subnet: node.podCIDRs.v4 }], [{ subnet: node.podCIDRs.v6 }]] },
+        nodeNetworkFile: p.nodeNetwork,
+        stateDir: p.overlayState,
+        ipam: { dataDir: p.ipamDir },
       },
     ],
   };
