@@ -10,6 +10,7 @@ import { execIn, findPod, nodeRows, openLab, podRows, serviceRows } from '../lab
 import { stateRoot } from '../lab/cluster/names';
 import { probeMatrix, type ProbeMatrix } from '../lab/cluster/probe';
 import { DEFAULT_PORTS, labUp } from '../lab/cluster/up';
+import type { OverlayMode } from '../overlay/mtu';
 import { labelsText, OUTPUT_CHOICES, printJson, table, UsageError, type OutputFormat } from './output';
 
 export const DEFAULT_LAB = 'weft';
@@ -37,7 +38,7 @@ function parsePorts(text: string): number[] {
 
 const ms = (n: number) => `${(n / 1000).toFixed(2)} s`;
 
-async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: string; 'agent-timeout': number }): Promise<void> {
+async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: string; 'agent-timeout': number; overlay: OverlayMode }): Promise<void> {
   const progress = a.output === 'json' ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const { state, timings } = await labUp({
     name: a.name,
@@ -45,6 +46,7 @@ async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: 
     nodes: a.nodes,
     podsPerNode: a['pods-per-node'],
     ports: parsePorts(a.ports),
+    overlay: a.overlay,
     agentTimeoutMs: a['agent-timeout'] * 1000,
     progress,
   });
@@ -222,7 +224,8 @@ export function labCommand(y: Argv): Argv {
             .option('nodes', { type: 'number', default: 2, describe: 'number of nodes' })
             .option('pods-per-node', { type: 'number', default: 2, describe: 'default pods per node (default/pod-<node>-<i>, label app=web)' })
             .option('ports', { type: 'string', default: DEFAULT_PORTS.join(','), describe: 'ports pods serve on TCP and UDP when they declare none' })
-            .option('agent-timeout', { type: 'number', default: 30, describe: 'seconds to wait for each agent to be ready' }),
+            .option('agent-timeout', { type: 'number', default: 30, describe: 'seconds to wait for each agent to be ready' })
+            .option('overlay', { choices: ['vxlan', 'host-gw', 'hybrid'] as const, default: 'vxlan' as const, describe: 'how the agents route between nodes (the nodes share one L2 segment, so hybrid routes directly)' }),
         (a) => up(a),
       )
       .command(

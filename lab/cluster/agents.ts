@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createAgentClient } from '../../agent/api/client';
+import type { OverlayMode } from '../../overlay/mtu';
 import { tailOf } from './files';
 import { CLUSTER_CIDRS, NODE_NETWORK_FILENAME, nodePaths, SERVICE_CIDR_V4 } from './names';
 import { isOurs, spawnDetachedIn } from './processes';
@@ -21,7 +22,7 @@ export const AGENT_HEALTH_LISTEN = '127.0.0.1:9764';
  * VXLAN overlay between the nodes (the agent's default mode), and the cluster's ranges, which
  * are never masqueraded.
  */
-export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord, 'socket' | 'cniSocket' | 'healthListen'>, logLevel = 'info'): string[] {
+export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord, 'socket' | 'cniSocket' | 'healthListen'>, logLevel = 'info', overlay: OverlayMode = 'vxlan'): string[] {
   const nodeNetwork = path.join(path.dirname(rec.socket), NODE_NETWORK_FILENAME);
   return [
     AGENT_MAIN,
@@ -33,6 +34,7 @@ export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord
     '--backend', 'nftables',
     '--health-listen', rec.healthListen,
     '--node-network-file', nodeNetwork,
+    '--overlay', overlay,
     '--cluster-cidr', CLUSTER_CIDRS.join(','),
     '--service-cidr', SERVICE_CIDR_V4,
     '--log-level', logLevel,
@@ -48,14 +50,14 @@ export interface StartedAgent {
   exited: Promise<number | null>;
 }
 
-export function startAgent(labDir: string, manifests: string, node: NodeRecord): StartedAgent {
+export function startAgent(labDir: string, manifests: string, node: NodeRecord, overlay: OverlayMode = 'vxlan'): StartedAgent {
   if (!fs.existsSync(AGENT_MAIN)) throw new Error(`weft-agent is not built (${AGENT_MAIN} is missing): run npm run build`);
   const p = nodePaths(labDir, node.name);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   const record = { pid: 0, socket: p.agentSocket, cniSocket: p.cniSocket, log: p.agentLog, healthListen: AGENT_HEALTH_LISTEN };
   const log = fs.openSync(p.agentLog, 'a', 0o600);
   try {
-    const child = spawnDetachedIn(node.netns, process.execPath, agentArgs(node.name, manifests, record), ['ignore', log, log]);
+    const child = spawnDetachedIn(node.netns, process.execPath, agentArgs(node.name, manifests, record, 'info', overlay), ['ignore', log, log]);
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(null));

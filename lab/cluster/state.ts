@@ -54,11 +54,15 @@ export interface PodRecord {
   object: KubeObject;
 }
 
+import type { OverlayMode } from '../../overlay/mtu';
+
 export interface LabOptions {
   nodes: number;
   podsPerNode: number;
   /** Ports the lab's default pods (and pods that declare none) serve, on TCP and UDP. */
   ports: number[];
+  /** How the agents route between nodes (weft-agent --overlay); vxlan when absent. */
+  overlay?: OverlayMode;
 }
 
 export interface LabState {

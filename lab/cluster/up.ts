@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type { KubeObject } from '../../agent/objects';
+import type { OverlayMode } from '../../overlay/mtu';
 import { listNamedNetns } from '../../kernel/netns';
 import { startAgent, waitAgentReady } from './agents';
 import { bounded } from './bounded';
@@ -25,6 +26,8 @@ export interface UpOptions {
   podsPerNode: number;
   /** Served on TCP and UDP by default pods and by pods that declare no ports. */
   ports: number[];
+  /** How the agents route between nodes; vxlan by default. */
+  overlay?: OverlayMode;
   agentTimeoutMs?: number;
   /** Progress lines for people. */
   progress?: (line: string) => void;
@@ -71,7 +74,7 @@ export async function labUp(o: UpOptions): Promise<{ state: LabState; timings: U
       name: o.name,
       phase: 'creating',
       createdAt: new Date().toISOString(),
-      options: { nodes: o.nodes, podsPerNode: o.podsPerNode, ports: o.ports },
+      options: { nodes: o.nodes, podsPerNode: o.podsPerNode, ports: o.ports, overlay: o.overlay ?? 'vxlan' },
       underlayNetns: '',
       nodes: [],
       pods: [],
@@ -90,7 +93,7 @@ export async function labUp(o: UpOptions): Promise<{ state: LabState; timings: U
       const t1 = performance.now();
       say(`${o.nodes} node(s) created on underlay 192.0.2.0/24 (${(t1 - t0).toFixed(0)} ms)`);
 
-      const agents = state.nodes.map((node) => startAgent(paths.dir, paths.manifests, node));
+      const agents = state.nodes.map((node) => startAgent(paths.dir, paths.manifests, node, o.overlay));
       state.nodes.forEach((node, i) => (node.agent = agents[i].record));
       saveState(paths, state);
       await Promise.all(state.nodes.map((node, i) => waitAgentReady(node.name, agents[i], o.agentTimeoutMs)));

@@ -29,3 +29,20 @@ test('3 nodes: every pod reaches every other pod over TCP and UDP, IPv4 and IPv6
   );
   t.deepEqual(routes, ['10.244.1.0/24 via 10.244.1.0', '10.244.2.0/24 via 10.244.2.0', 'fd00:10:244:1::/64 via fd00:10:244:1::', 'fd00:10:244:2::/64 via fd00:10:244:2::']);
 });
+
+test('host-gw: the same matrix with plain routes via the node addresses, no tunnel, at the underlay MTU', async (t) => {
+  const lab = labName('hgw');
+  const root = labRoot(t, lab);
+  const { state } = await labUp({ name: lab, root, nodes: 3, podsPerNode: 1, ports: [80, 81], overlay: 'host-gw' });
+  const pods = state.pods.map((p) => `${p.object.metadata.namespace}/${p.object.metadata.name}`);
+  for (const [protocol, port, family] of [['TCP', '80', '4'], ['UDP', '81', '6']]) {
+    const matrix = JSON.parse(await weftctlOk(t, root, ['lab', 'probe', '--name', lab, '--protocol', protocol, '--port', port, '--family', family, '-o', 'json'])) as Matrix;
+    const failed = pods.flatMap((a) => pods.filter((b) => b !== a && !matrix[a][b]).map((b) => `${a} -> ${b}`));
+    t.deepEqual(failed, [], `${protocol} ${port} IPv${family}`);
+  }
+  t.is(await withNetlink(state.pods[0].netns, async (nl) => (await nl.links.get('eth0')).mtu), 1500);
+  const node0 = state.nodes[0];
+  const routes = await withNetlink(node0.netns, async (nl) => (await nl.routes.list()).filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL).map((r) => `${r.dst} via ${r.gateway}`).sort());
+  t.deepEqual(routes.slice(0, 2), ['10.244.1.0/24 via 192.0.2.11', '10.244.2.0/24 via 192.0.2.12']);
+  t.is(await withNetlink(node0.netns, (nl) => nl.links.find('weft.1')), undefined);
+});
