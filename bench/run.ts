@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -12,6 +12,7 @@ import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { pluginPath } from '../lab/cni-exec';
 import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
+import { benchOverlayPaths } from './overlay-paths';
 import { benchIpam } from './cni-ipam';
 import { benchLabUp } from './lab-up';
 import { benchSeaStartup } from './sea-startup';
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     // A lab takes seconds to build: a few runs, unless --runs says otherwise.
     if (!only || only === 'lab') await benchLabUp(option('runs') ? runs : 3);
     if (!only || only === 'agent') await benchAgentScale(ns);
+    if (!only || only === 'overlay') await benchOverlayPaths(option('runs') ? runs : 5);
   } finally {
     cleanup();
   }

@@ -13,6 +13,7 @@ import { eventually, startAgentProcess, waitReady, type AgentProcess } from '../
 import { loopbackUp } from '../helpers/loopback';
 import { tempNetns } from '../helpers/netns';
 import { tempDir } from '../helpers/tmp';
+import { FakeKubeApi } from '../helpers/fake-kube-api';
 
 const W = { family: 'inet' as const, name: 'weft' };
 
@@ -184,4 +185,32 @@ test('the iptables backend writes the same state into WEFT- chains and adopts th
   fs.writeFileSync(path.join(s.manifests, 'pods.yaml'), podYaml('b', 'n1', ['10.244.1.3']));
   await eventually('pod b replaces a', async () => ((await rules(v4)).some((r) => r.includes('10.244.1.3')) && !(await rules(v4)).some((r) => r.includes('10.244.1.2')) ? true : undefined), 2000);
   t.deepEqual(await rules(v6), ['FORWARD -j WEFT-FORWARD']);
+});
+
+test('--source kube: the agent lists and watches the API server (real client library, wire protocol)', async (t) => {
+  const s = setup(t);
+  await loopbackUp(s.ns);
+  const api = await FakeKubeApi.start({ netns: s.ns });
+  t.teardown(() => api.close());
+  const kubeconfig = api.writeKubeconfig(s.dir);
+  const pod = (name: string, ip: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: 'n1' }, status: { phase: 'Running', podIPs: [{ ip }] } });
+  api.add(pod('a', '10.244.1.2'));
+  api.add({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  const agent = startAgentProcess(t, s.ns, ['--node-name', 'n1', '--source', 'kube', '--kubeconfig', kubeconfig, '--cni-socket', '', '--health-listen', ''], s.socket);
+  const status = await waitReady(agent);
+  t.regex(status.sources[0].description, /^kube http:\/\/127\.0\.0\.1:\d+/);
+  t.is(status.objectCounts.Pod, 1);
+  const nft = new NftCli({ netns: s.ns });
+  t.deepEqual(elements(await nft.listRuleset(W), 'local-pods-v4'), ['10.244.1.2 default/a']);
+  api.add(pod('b', '10.244.1.3'));
+  api.remove('Pod', 'a', 'default');
+  await eventually('the watch events in the kernel', async () => {
+    const e = elements(await nft.listRuleset(W), 'local-pods-v4');
+    return e.length === 1 && e[0] === '10.244.1.3 default/b' ? true : undefined;
+  });
+  // A dropped watch is resumed, and counted.
+  api.dropWatches('Pod');
+  api.add(pod('c', '10.244.1.4'));
+  await eventually('resumed after the drop', async () => (elements(await nft.listRuleset(W), 'local-pods-v4').length === 2 ? true : undefined), 10_000);
+  t.true(agent.logs().some((l) => l.msg === 'watch restarted' && l.kind === 'Pod'));
 });

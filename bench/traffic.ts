@@ -1,0 +1,76 @@
+/**
+ * Traffic measurements between two namespaces, used to compare a weft path with the same path
+ * built by hand: TCP throughput with iperf3 (one stream, a few seconds), and request/response
+ * latency (1-byte TCP ping-pong, median round trip of many). The same tools on both paths, so
+ * their ratio is the cost of weft's rules and devices, nothing else.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { inNetns } from '../kernel/netns';
+import { runIn } from '../lab/probe';
+
+/** Starts a process in `ns` and resolves once it printed `ready` (or after `settleMs`). */
+async function startServer(ns: string, cmd: string, args: string[], settleMs: number): Promise<{ stop(): Promise<void> }> {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const child = inNetns(ns, () => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env }));
+  await Promise.race([once(child.stdout!, 'data'), new Promise((r) => setTimeout(r, settleMs))]);
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'close');
+      }
+    },
+  };
+}
+
+/** iperf3 TCP throughput from `clientNs` to a server in `serverNs` at `address`, in Gbit/s. */
+export async function tcpThroughputGbps(clientNs: string, serverNs: string, address: string, seconds = 3): Promise<number> {
+  const server = await startServer(serverNs, 'iperf3', ['-s', '-1', '-p', '5201'], 300);
+  try {
+    const { code, stdout, stderr } = await runIn(clientNs, 'iperf3', ['-c', address, '-p', '5201', '-t', String(seconds), '-J'], (seconds + 10) * 1000);
+    if (code !== 0) throw new Error(`iperf3 to ${address} failed: ${stderr || stdout.slice(0, 300)}`);
+    const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
+    return report.end.sum_received.bits_per_second / 1e9;
+  } finally {
+    await server.stop();
+  }
+}
+
+const RR_SERVER = `
+const net = require('net');
+net.createServer((s) => { s.setNoDelay(true); s.on('data', (d) => s.write(d)); }).listen(5202, '::', () => process.stdout.write('ready\\n'));
+`;
+
+const RR_CLIENT = `
+const net = require('net');
+const [host, n] = [process.argv[1], Number(process.argv[2])];
+const s = net.connect({ host, port: 5202 }, () => {
+  s.setNoDelay(true);
+  const times = [];
+  let t0 = process.hrtime.bigint();
+  let i = 0;
+  s.on('data', () => {
+    const t = process.hrtime.bigint();
+    if (i >= 100) times.push(Number(t - t0) / 1000); // the first 100 warm up
+    if (++i === n + 100) { times.sort((a, b) => a - b); process.stdout.write(String(times[times.length >> 1])); s.destroy(); return; }
+    t0 = process.hrtime.bigint();
+    s.write('x');
+  });
+  s.write('x');
+});
+s.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });
+`;
+
+/** Median round trip of a 1-byte TCP request/response, in microseconds. */
+export async function tcpRoundTripUs(clientNs: string, serverNs: string, address: string, roundTrips = 2000): Promise<number> {
+  const server = await startServer(serverNs, process.execPath, ['-e', RR_SERVER], 2000);
+  try {
+    const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', RR_CLIENT, address, String(roundTrips)], 30_000);
+    if (code !== 0) throw new Error(`request/response to ${address} failed: ${stderr}`);
+    return Number(stdout);
+  } finally {
+    await server.stop();
+  }
+}
