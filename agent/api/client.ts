@@ -14,7 +14,10 @@ type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.S
 
 export function createAgentClient(socketPath: string, timeoutMs = 5000): AgentClient {
   const Service = agentService();
-  const client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure());
+  // A subchannel of its own: grpc-js shares connections to one target process-wide, and a shared
+  // one that saw the socket fail (an agent restarting) waits out a reconnect backoff of seconds
+  // before trying again, which a client made to ask now must not inherit.
+  const client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   const call = <T>(method: string, request: object): Promise<T> =>
     new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, Unary>)[method].bind(client);

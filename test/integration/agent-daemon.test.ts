@@ -81,7 +81,8 @@ test('programs the node from manifests, follows changes, reports status, health 
   let rs = await nft.listRuleset(W);
   t.deepEqual(elements(rs, 'local-pods-v4'), ['10.244.1.2 default/a']);
   t.deepEqual(elements(rs, 'local-pods-v6'), ['fd00:10:244:1::2 default/a']);
-  t.is(rs?.chains.find((c) => c.name === 'forward')?.hook, 'forward');
+  // No Node object for n1, so nothing to masquerade: no chain is hooked in.
+  t.deepEqual(rs?.chains, []);
 
   fs.writeFileSync(path.join(s.manifests, 'c.yaml'), podYaml('c', 'n1', ['10.244.1.3']));
   rs = await eventually('pod c in the set', async () => {
@@ -95,7 +96,7 @@ test('programs the node from manifests, follows changes, reports status, health 
   t.deepEqual(await httpGet(s.ns, '/healthz'), { status: 200, body: 'ok\n' });
   t.deepEqual(await httpGet(s.ns, '/readyz'), { status: 200, body: 'ok\n' });
   const metrics = (await httpGet(s.ns, '/metrics')).body;
-  t.is(metric(metrics, 'weft_rules'), 4 + 1);
+  t.is(metric(metrics, 'weft_rules'), 1);
   t.is(metric(metrics, 'weft_objects_skipped_total'), 1);
   t.true((metric(metrics, 'weft_sync_duration_seconds_count') ?? 0) >= 3);
   t.is(metric(metrics, 'weft_sync_errors_total'), 0);
@@ -158,33 +159,36 @@ test('bad command lines are refused with a message', async (t) => {
   }
 });
 
+function nodeYaml(name: string, cidrs: string[]): string {
+  return `apiVersion: v1\nkind: Node\nmetadata: {name: ${name}}\nspec: {podCIDRs: [${cidrs.map((c) => `"${c}"`).join(', ')}]}\n`;
+}
+
 test('the iptables backend writes the same state into WEFT- chains and adopts them on restart', async (t) => {
   const s = setup(t);
-  fs.writeFileSync(path.join(s.manifests, 'pods.yaml'), podYaml('a', 'n1', ['10.244.1.2', 'fd00::2']));
-  const args = ['--backend', 'iptables', '--health-listen', '', '--log-level', 'debug'];
+  fs.writeFileSync(path.join(s.manifests, 'nodes.yaml'), `${nodeYaml('n1', ['10.244.1.0/24', 'fd00:10:244:1::/64'])}---\n${nodeYaml('n2', ['10.244.2.0/24'])}`);
+  const args = ['--backend', 'iptables', '--health-listen', '', '--log-level', 'debug', '--cluster-cidr', '10.244.0.0/16', '--service-cidr', '10.96.0.0/16'];
   const first = s.start(args);
   await waitReady(first);
   const v4 = new IptablesCli({ family: 'ipv4', netns: s.ns });
   const v6 = new IptablesCli({ family: 'ipv6', netns: s.ns });
-  const rules = async (ipt: IptablesCli) => (await ipt.save('filter')).rules.map((r) => `${r.chain} ${r.text}`);
+  const rules = async (ipt: IptablesCli) => (await ipt.save('nat')).rules.map((r) => `${r.chain} ${r.text}`);
   t.deepEqual(await rules(v4), [
-    'FORWARD -j WEFT-FORWARD',
-    'WEFT-FORWARD -d 10.244.1.2/32 -m comment --comment "to default/a"',
-    'WEFT-FORWARD -s 10.244.1.2/32 -m comment --comment "from default/a"',
+    'POSTROUTING -j WEFT-POSTROUTING',
+    'WEFT-POSTROUTING -d 10.244.0.0/16 -m comment --comment "cluster destination: no masquerade" -j RETURN',
+    'WEFT-POSTROUTING -d 10.96.0.0/16 -m comment --comment "cluster destination: no masquerade" -j RETURN',
+    'WEFT-POSTROUTING -s 10.244.1.0/24 -m comment --comment "pods to outside the cluster" -j MASQUERADE',
   ]);
-  t.deepEqual(await rules(v6), [
-    'FORWARD -j WEFT-FORWARD',
-    'WEFT-FORWARD -d fd00::2/128 -m comment --comment "to default/a"',
-    'WEFT-FORWARD -s fd00::2/128 -m comment --comment "from default/a"',
-  ]);
+  // No IPv6 cluster range was given: every IPv6 destination outside the pod's is "outside".
+  t.deepEqual(await rules(v6), ['POSTROUTING -j WEFT-POSTROUTING', 'WEFT-POSTROUTING -s fd00:10:244:1::/64 -m comment --comment "pods to outside the cluster" -j MASQUERADE']);
   t.is(await first.stop(), 0);
-  t.is((await rules(v4)).length, 3);
+  t.is((await rules(v4)).length, 4);
   const second = s.start(args);
   await waitReady(second);
   t.is((await eventually('the first sync log line', () => second.logs().find((l) => l.msg === 'sync applied'))).changes, 0);
-  fs.writeFileSync(path.join(s.manifests, 'pods.yaml'), podYaml('b', 'n1', ['10.244.1.3']));
-  await eventually('pod b replaces a', async () => ((await rules(v4)).some((r) => r.includes('10.244.1.3')) && !(await rules(v4)).some((r) => r.includes('10.244.1.2')) ? true : undefined), 2000);
-  t.deepEqual(await rules(v6), ['FORWARD -j WEFT-FORWARD']);
+  // The node's subnet changes: the chain follows; a family gone takes its chain and jump with it.
+  fs.writeFileSync(path.join(s.manifests, 'nodes.yaml'), nodeYaml('n1', ['10.244.9.0/24']));
+  await eventually('the new subnet', async () => ((await rules(v4)).some((r) => r.includes('-s 10.244.9.0/24')) ? true : undefined), 2000);
+  await eventually('IPv6 chain gone', async () => ((await rules(v6)).length === 0 ? true : undefined), 2000);
 });
 
 test('--source kube: the agent lists and watches the API server (real client library, wire protocol)', async (t) => {

@@ -1,8 +1,8 @@
 /**
  * NodeState -> weft's iptables chains, the fallback backend's rendering of the same state as
- * backend/nftables/render.ts: a chain hooked into FORWARD that counts traffic to and from each
- * pod on this node. iptables has no sets, so it is one rule per address (a node runs ~100
- * pods, so this stays small); the rule's comment names the pod.
+ * backend/nftables/render.ts: the masquerade of pod traffic leaving the cluster. (The node's
+ * pod addresses need no chain of their own: they only matter once NetworkPolicy rules match
+ * on them.)
  */
 import net from 'node:net';
 import type { IpFamily, IptablesTableName } from '../../../kernel/iptables';
@@ -25,16 +25,7 @@ export function chainPrefix(tableName: string): string {
 
 export function renderIptablesChains(state: NodeState, family: IpFamily, prefix: string): DesiredIptablesChain[] {
   const version = family === 'ipv4' ? 4 : 6;
-  const hostBits = version === 4 ? 32 : 128;
-  const to: string[][] = [];
-  const from: string[][] = [];
-  for (const pod of state.localPods) {
-    for (const ip of pod.ips.filter((a) => net.isIP(a) === version)) {
-      to.push(['-d', `${ip}/${hostBits}`, '-m', 'comment', '--comment', `to ${pod.namespace}/${pod.name}`]);
-      from.push(['-s', `${ip}/${hostBits}`, '-m', 'comment', '--comment', `from ${pod.namespace}/${pod.name}`]);
-    }
-  }
-  const chains: DesiredIptablesChain[] = [{ table: 'filter', name: `${prefix}-FORWARD`, hook: 'FORWARD', rules: [...to, ...from] }];
+  const chains: DesiredIptablesChain[] = [];
   const m = state.masquerade;
   const sources = m?.sources.filter((c) => net.isIP(c.split('/')[0]) === version) ?? [];
   if (m && sources.length > 0) {

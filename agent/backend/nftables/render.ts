@@ -1,8 +1,9 @@
 /**
- * NodeState -> the `inet weft` table. Today it holds what every later feature builds on: the
- * sets of this node's pod addresses, and a forward chain that counts traffic to and from them
- * (accept policy: counting changes nothing for packets), and the masquerade of pod traffic
- * leaving the cluster. NetworkPolicy and Services add their sets, maps and chains here.
+ * NodeState -> the `inet weft` table: the sets of this node's pod addresses (what NetworkPolicy
+ * isolation will match on; a set costs nothing per packet until a rule looks it up) and the
+ * masquerade of pod traffic leaving the cluster. No base chain is hooked in without a job: each
+ * one costs every packet that passes its hook (measured on the pod-to-pod bench), so
+ * NetworkPolicy and Services add theirs when they have rules to put in them.
  */
 import net from 'node:net';
 import type { NodeState } from '../../dataplane/node-state';
@@ -39,16 +40,6 @@ export function renderNodeTable(state: NodeState): DesiredTable {
       { kind: 'set', name: LOCAL_PODS_V6, type: 'ipv6_addr', comment: 'pods on this node', elements: elements(6) },
     ],
     chains: [
-      {
-        name: 'forward',
-        base: { type: 'filter', hook: 'forward', priority: 'filter', policy: 'accept' },
-        rules: [
-          { rule: `ip daddr @${LOCAL_PODS_V4} counter`, comment: 'to local pods' },
-          { rule: `ip6 daddr @${LOCAL_PODS_V6} counter`, comment: 'to local pods' },
-          { rule: `ip saddr @${LOCAL_PODS_V4} counter`, comment: 'from local pods' },
-          { rule: `ip6 saddr @${LOCAL_PODS_V6} counter`, comment: 'from local pods' },
-        ],
-      },
       ...masqueradeChain(state.masquerade),
     ],
   };
