@@ -102,3 +102,22 @@ test('host-gw: direct routes via the peer address and no tunnel device; switchin
   t.deepEqual(await routesOf(ns[0]), ['10.244.2.0/24 via 10.244.2.0 onlink', 'fd00:10:244:2::/64 via fd00:10:244:2:: onlink']);
   t.true(await pingFrom(ns[0], '10.244.1.1', '10.244.2.1'));
 });
+
+test('a peer that changes its underlay address: its entries follow (new VTEP MAC and FDB destination), traffic flows again', async (t) => {
+  const ns = await twoNodes(t);
+  for (const [i, node] of NODES.entries()) await apply(ns[i], node, NODES);
+  const moved: ClusterNode = { ...NODES[1], addresses: { ...NODES[1].addresses, 4: '192.0.2.22' } };
+  await withNetlink(ns[1], async (nl) => {
+    await nl.addresses.delete('eth0', '192.0.2.12/24');
+    await nl.addresses.add('eth0', '192.0.2.22/24');
+  });
+  const nodes = [NODES[0], moved];
+  await apply(ns[1], moved, nodes);
+  const changes = (await apply(ns[0], NODES[0], nodes)).changes;
+  // The old FDB and neighbour entries out, the new ones in; the route (via the VTEP IP) stays.
+  t.is(changes, 4);
+  await withNetlink(ns[0], async (nl) => {
+    t.deepEqual((await nl.fdb.list({ link: 'weft.1' })).filter((e) => e.dst).map((e) => `${e.mac} ${e.dst}`), ['0a:58:c0:00:02:16 192.0.2.22']);
+  });
+  t.true(await pingFrom(ns[0], '10.244.1.1', '10.244.2.1'));
+});
