@@ -90,8 +90,11 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** Waits until the agent reports itself ready (sources synced, a sync in the kernel). */
-export async function waitReady(agent: AgentProcess, ms = 10_000): Promise<AgentStatus> {
+/**
+ * Waits until the agent reports itself ready (sources synced, a sync in the kernel). The
+ * deadline allows for a machine busy with many agents starting at once (CI on 2 cores).
+ */
+export async function waitReady(agent: AgentProcess, ms = 30_000): Promise<AgentStatus> {
   return eventually(
     'the agent to be ready',
     async () => {
