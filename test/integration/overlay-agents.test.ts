@@ -177,11 +177,17 @@ test('a node that leaves disappears from the others; one that joins later is rea
   t.deepEqual(await overlayRoutes(n1.ns), ['10.244.2.0/24']);
 
   fs.rmSync(path.join(c.manifests, 'node-n2.yaml'));
-  await eventually('n2 gone from n1', async () => ((await overlayRoutes(n1.ns)).length === 0 ? true : undefined));
-  await withNetlink(n1.ns, async (nl) => {
-    t.deepEqual((await nl.fdb.list({ link: 'weft.1' })).filter((e) => e.dst), []);
-    t.deepEqual((await nl.neighbours.list({ link: 'weft.1' })).filter((e) => e.state.includes('permanent')), []);
-  });
+  // The route goes first, then (in the same sync) the neighbour and FDB entries: wait for all three.
+  const leftOf = (ns: string) =>
+    withNetlink(ns, async (nl) => ({
+      routes: (await nl.routes.list()).filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL).length,
+      fdb: (await nl.fdb.list({ link: 'weft.1' })).filter((e) => e.dst).length,
+      neighbours: (await nl.neighbours.list({ link: 'weft.1' })).filter((e) => e.state.includes('permanent')).length,
+    }));
+  t.deepEqual(await eventually('n2 gone from n1', async () => {
+    const left = await leftOf(n1.ns);
+    return left.routes + left.fdb + left.neighbours === 0 ? left : undefined;
+  }), { routes: 0, fdb: 0, neighbours: 0 });
 
   await addNode(t, c, 3);
   const d = await addPod(t, c, 'n3', 'pod-d');
