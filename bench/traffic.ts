@@ -64,7 +64,7 @@ s.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });
 `;
 
 /** Median round trip of a 1-byte TCP request/response, in microseconds. */
-export async function tcpRoundTripUs(clientNs: string, serverNs: string, address: string, roundTrips = 2000): Promise<number> {
+export async function tcpRoundTripUs(clientNs: string, serverNs: string, address: string, roundTrips = 5000): Promise<number> {
   const server = await startServer(serverNs, process.execPath, ['-e', RR_SERVER], 2000);
   try {
     const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', RR_CLIENT, address, String(roundTrips)], 30_000);
