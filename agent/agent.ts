@@ -14,9 +14,8 @@ import { LocalEndpoints } from './api/endpoints';
 import type { AgentStatus } from './api/messages';
 import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
-import { compileNodeState, type CompileConfig } from './compile/node-state';
+import { clusterNodes, compileNodeState, type CompileConfig } from './compile/node-state';
 import type { OverlayController } from '../overlay/controller';
-import { clusterNodeOf } from '../overlay/nodes';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
 import { AgentMetrics } from './metrics';
@@ -89,11 +88,13 @@ export class Agent {
     const { backend, overlay, nodeName } = this.options;
     const outcome = await backend.apply(compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile));
     if (!overlay) return outcome;
-    const result = await overlay.sync(this.cache.list('Node').map(clusterNodeOf), nodeName);
-    const skipped = JSON.stringify(result.skipped);
-    if (skipped !== this.lastOverlaySkipped) {
-      this.lastOverlaySkipped = skipped;
-      for (const s of result.skipped) this.options.log.warn({ peer: s.node, reason: s.reason }, 'no overlay route');
+    const { nodes, problems } = clusterNodes(this.cache, this.options.compile?.derive);
+    const result = await overlay.sync(nodes, nodeName);
+    const skipped = [...problems, ...result.skipped];
+    const text = JSON.stringify(skipped);
+    if (text !== this.lastOverlaySkipped) {
+      this.lastOverlaySkipped = text;
+      for (const s of skipped) this.options.log.warn({ peer: s.node, reason: s.reason }, 'no overlay route');
     }
     if (result.changes > 0) this.options.log.info({ changes: result.changes, peers: result.peers }, 'overlay applied');
     return { changes: outcome.changes + result.changes, rules: outcome.rules };

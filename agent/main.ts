@@ -15,6 +15,7 @@ import { AgentMetrics } from './metrics';
 import { parseAgentArgs, parseHostPort, type AgentCliOptions } from './options';
 import { createSource } from './sources/create';
 import { OverlayController } from '../overlay/controller';
+import { parseDeriveConfig } from '../overlay/derive';
 
 function backendFor(o: AgentCliOptions): DataPlaneBackend {
   if (o.backend === 'iptables') {
@@ -44,7 +45,10 @@ async function main(): Promise<void> {
               deviceNames: { 4: options.vxlanDevice, 6: options.vxlanDeviceV6 },
               nodeNetworkFile: options.nodeNetworkFile,
             }),
-      compile: options.masquerade ? { masquerade: { clusterCidrs: options.clusterCidrs, serviceCidrs: options.serviceCidrs } } : {},
+      compile: {
+        ...(options.masquerade ? { masquerade: { clusterCidrs: options.clusterCidrs, serviceCidrs: options.serviceCidrs } } : {}),
+        ...(options.underlayCidrs.length > 0 ? { derive: parseDeriveConfig(options.underlayCidrs, options.clusterCidrs, options.nodeCidrMaskSize) } : {}),
+      },
       socketPath: options.socket,
       cniSocketPath: options.cniSocket || undefined,
       health: options.healthListen ? parseHostPort(options.healthListen) : undefined,

@@ -28,6 +28,8 @@ export interface AgentCliOptions {
   clusterCidrs: string[];
   serviceCidrs: string[];
   masquerade: boolean;
+  underlayCidrs: string[];
+  nodeCidrMaskSize: { 4: number; 6: number };
 }
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
@@ -65,12 +67,20 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     .option('node-network-file', { type: 'string', default: '/run/weft/node-network.json', describe: 'where the node\'s pod subnets and MTU are written for weft-overlay' })
     .option('cluster-cidr', { type: 'string', default: '', describe: 'the cluster\'s pod ranges, comma-separated (default: every node\'s pod subnet)' })
     .option('service-cidr', { type: 'string', default: '', describe: 'the service ranges, comma-separated: never masqueraded' })
+    .option('underlay-cidr', {
+      type: 'string',
+      default: '',
+      describe: 'the underlay subnet(s) all nodes share, comma-separated: a Node without spec.podCIDRs gets a subnet of --cluster-cidr derived from its address in it',
+    })
+    .option('node-cidr-mask-size', { type: 'number', default: 24, describe: 'prefix length of derived IPv4 node subnets' })
+    .option('node-cidr-mask-size-ipv6', { type: 'number', default: 64, describe: 'prefix length of derived IPv6 node subnets' })
     .option('masquerade', { type: 'boolean', default: true, describe: 'masquerade pod traffic to destinations outside the cluster ranges' })
     .check((a) => {
       for (const name of [a['vxlan-device'], a['vxlan-device-v6']]) if (!IFNAME.test(name)) throw new Error(`invalid device name ${JSON.stringify(name)}`);
       if (!Number.isInteger(a.vni) || a.vni < 0 || a.vni > 0xffffff) throw new Error('--vni must be an integer from 0 to 16777215');
       if (!Number.isInteger(a['vxlan-port']) || a['vxlan-port'] < 1 || a['vxlan-port'] > 65535) throw new Error('--vxlan-port must be a port number');
-      for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr'])]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
+      for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr']), ...cidrList(a['underlay-cidr'])]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
+      if (cidrList(a['underlay-cidr']).length > 0 && cidrList(a['cluster-cidr']).length === 0) throw new Error('--underlay-cidr needs --cluster-cidr (where derived subnets come from)');
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`invalid --node-name ${JSON.stringify(a['node-name'])}`);
       if (!/^[A-Za-z][A-Za-z0-9_-]{0,20}$/.test(a.table)) throw new Error(`invalid --table ${JSON.stringify(a.table)} (letters, digits, - and _, at most 21)`);
       if (a['health-listen'] !== '' && !parseHostPort(a['health-listen'])) throw new Error(`invalid --health-listen ${JSON.stringify(a['health-listen'])} (HOST:PORT)`);
@@ -104,6 +114,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     clusterCidrs: cidrList(parsed['cluster-cidr']).map((c) => canonicalCidr(c)!),
     serviceCidrs: cidrList(parsed['service-cidr']).map((c) => canonicalCidr(c)!),
     masquerade: parsed.masquerade,
+    underlayCidrs: cidrList(parsed['underlay-cidr']).map((c) => canonicalCidr(c)!),
+    nodeCidrMaskSize: { 4: parsed['node-cidr-mask-size'], 6: parsed['node-cidr-mask-size-ipv6'] },
   };
 }
 

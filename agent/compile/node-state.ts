@@ -7,14 +7,24 @@ import type { LocalEndpoint } from '../api/endpoints';
 import type { ObjectCache } from '../cache';
 import type { NodeState } from '../dataplane/node-state';
 import { compileLocalPods } from './local-pods';
+import { withDerivedPodCidrs, type DeriveConfig } from '../../overlay/derive';
+import { clusterNodeOf, type ClusterNode } from '../../overlay/nodes';
 import { compileMasquerade, type MasqueradeConfig } from './masquerade';
 
 export interface CompileConfig {
   /** Masquerade pod traffic leaving the cluster; none when absent. */
   masquerade?: MasqueradeConfig;
+  /** Derive pod subnets for Nodes without spec.podCIDRs; none when absent. */
+  derive?: DeriveConfig;
+}
+
+/** The cluster's nodes, with derived pod subnets where configured; and why some got none. */
+export function clusterNodes(cache: ObjectCache, derive: DeriveConfig | undefined): { nodes: ClusterNode[]; problems: { node: string; reason: string }[] } {
+  const nodes = cache.list('Node').map(clusterNodeOf);
+  return derive ? withDerivedPodCidrs(nodes, derive) : { nodes, problems: [] };
 }
 
 export function compileNodeState(cache: ObjectCache, endpoints: readonly LocalEndpoint[], nodeName: string, config: CompileConfig = {}): NodeState {
-  const masquerade = config.masquerade ? compileMasquerade(cache, nodeName, config.masquerade) : undefined;
+  const masquerade = config.masquerade ? compileMasquerade(clusterNodes(cache, config.derive).nodes, nodeName, config.masquerade) : undefined;
   return { nodeName, localPods: compileLocalPods(cache, endpoints, nodeName), ...(masquerade ? { masquerade } : {}) };
 }

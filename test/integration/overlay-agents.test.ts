@@ -22,6 +22,8 @@ interface Options {
   backend: 'nftables' | 'iptables';
   overlay: 'vxlan' | 'host-gw' | 'hybrid';
   dualStack: boolean;
+  /** Nodes without spec.podCIDRs: the agents derive subnets from node addresses. */
+  derive?: boolean;
 }
 
 const DEFAULTS: Options = { backend: 'nftables', overlay: 'vxlan', dualStack: false };
@@ -35,7 +37,8 @@ interface Cluster {
   nodes: Map<string, { ns: string; address: string; cniSocket: string; socket: string; nodeNetwork: string }>;
 }
 
-function nodeYaml(name: string, index: number, dualStack: boolean): string {
+function nodeYaml(name: string, index: number, dualStack: boolean, derive = false): string {
+  if (derive) return `apiVersion: v1\nkind: Node\nmetadata: {name: ${name}}\nstatus: {addresses: [{type: InternalIP, address: 192.0.2.${10 + index}}]}\n`;
   const cidrs = [`10.244.${index}.0/24`, ...(dualStack ? [`fd00:10:244:${index}::/64`] : [])];
   const addresses = [`{type: InternalIP, address: 192.0.2.${10 + index}}`, ...(dualStack ? [`{type: InternalIP, address: "fd00:192::${10 + index}"}`] : [])];
   return `apiVersion: v1
@@ -87,11 +90,11 @@ async function addNode(t: ExecutionContext, c: Cluster, index: number): Promise<
   const run = path.join(c.dir, name);
   const node = { ns, address, socket: path.join(run, 'agent.sock'), cniSocket: path.join(run, 'cni.sock'), nodeNetwork: path.join(run, 'node-network.json') };
   c.nodes.set(name, node);
-  fs.writeFileSync(path.join(c.manifests, `node-${name}.yaml`), nodeYaml(name, index, c.options.dualStack));
+  fs.writeFileSync(path.join(c.manifests, `node-${name}.yaml`), nodeYaml(name, index, c.options.dualStack, c.options.derive));
   const agent = startAgentProcess(
     t,
     ns,
-    ['--node-name', name, '--manifests', c.manifests, '--cni-socket', node.cniSocket, '--node-network-file', node.nodeNetwork, '--health-listen', '', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/48', '--service-cidr', '10.96.0.0/16', '--backend', c.options.backend, '--overlay', c.options.overlay],
+    ['--node-name', name, '--manifests', c.manifests, '--cni-socket', node.cniSocket, '--node-network-file', node.nodeNetwork, '--health-listen', '', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/48', '--service-cidr', '10.96.0.0/16', '--backend', c.options.backend, '--overlay', c.options.overlay, ...(c.options.derive ? ['--underlay-cidr', '192.0.2.0/24'] : [])],
     node.socket,
   );
   await waitReady(agent);
@@ -193,4 +196,17 @@ test('a node that leaves disappears from the others; one that joins later is rea
   const d = await addPod(t, c, 'n3', 'pod-d');
   await eventually('n3 routed from n1', async () => ((await overlayRoutes(n1.ns)).includes('10.244.3.0/24') ? true : undefined));
   t.deepEqual(await tcpProbe(a.ns, d.ip, 8080), { ok: true, detail: a.ip });
+});
+
+test('Nodes without spec.podCIDRs: each agent derives every node\'s subnet from its address, the same everywhere', async (t) => {
+  const c = await cluster(t, { ...DEFAULTS, derive: true });
+  await addNode(t, c, 1);
+  await addNode(t, c, 2);
+  const a = await addPod(t, c, 'n1', 'pod-a');
+  const b = await addPod(t, c, 'n2', 'pod-b');
+  // 192.0.2.11 -> host 11 -> the 11th /24 of 10.244.0.0/16.
+  t.regex(a.ip, /^10\.244\.11\./);
+  t.regex(b.ip, /^10\.244\.12\./);
+  t.deepEqual(await tcpProbe(a.ns, b.ip, 8080), { ok: true, detail: a.ip });
+  t.deepEqual(await overlayRoutes(c.nodes.get('n1')!.ns), ['10.244.12.0/24']);
 });

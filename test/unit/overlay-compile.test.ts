@@ -5,6 +5,7 @@ import { compileOverlay, type OverlayConfig } from '../../overlay/compile';
 import { podMtu } from '../../overlay/mtu';
 import { canonicalCidr, clusterNodeOf, type ClusterNode } from '../../overlay/nodes';
 import { vtepAddress, vtepMac } from '../../overlay/vtep';
+import { derivePodCidr, parseDeriveConfig, withDerivedPodCidrs } from '../../overlay/derive';
 
 function nodeObject(name: string, podCIDRs: string[], addresses: [string, string][]): KubeObject {
   return { apiVersion: 'v1', kind: 'Node', metadata: { name }, spec: { podCIDRs }, status: { addresses: addresses.map(([type, address]) => ({ type, address })) } };
@@ -89,4 +90,26 @@ test('no Node object for this node, or no pod subnet: nothing to set up, and why
   t.deepEqual(s.devices, []);
   t.deepEqual(s.routes, []);
   t.deepEqual(s.skipped, [{ node: 'n4', reason: 'this node has no pod subnet (spec.podCIDRs)' }]);
+});
+
+test('derived pod subnets: from the host part of the node address, never the same for two nodes; refused when it cannot be', (t) => {
+  const config = parseDeriveConfig(['192.0.2.0/24', 'fd00:192::/112'], ['10.244.0.0/16', 'fd00:10:244::/48'], { 4: 24, 6: 64 });
+  t.deepEqual(derivePodCidr('192.0.2.11', config), { cidr: '10.244.11.0/24' });
+  t.deepEqual(derivePodCidr('192.0.2.255', config), { cidr: '10.244.255.0/24' });
+  t.deepEqual(derivePodCidr('fd00:192::102', config), { cidr: 'fd00:10:244:102::/64' });
+  const all = new Set(Array.from({ length: 256 }, (_, i) => JSON.stringify(derivePodCidr(`192.0.2.${i}`, config))));
+  t.is(all.size, 256);
+  t.regex((derivePodCidr('198.51.100.7', config) as { error: string }).error, /outside the shared underlay/);
+  const tooBig = parseDeriveConfig(['10.0.0.0/16'], ['10.244.0.0/16'], { 4: 24, 6: 64 });
+  t.regex((derivePodCidr('10.0.1.1', tooBig) as { error: string }).error, /2\^16 addresses but .* only 2\^8 subnets/);
+  const { nodes, problems } = withDerivedPodCidrs(
+    [
+      { name: 'a', podCidrs: {}, addresses: { 4: '192.0.2.5' } },
+      { name: 'b', podCidrs: { 4: '10.250.0.0/24' }, addresses: { 4: '192.0.2.6' } },
+      { name: 'c', podCidrs: {}, addresses: { 4: '203.0.113.9' } },
+    ],
+    config,
+  );
+  t.deepEqual(nodes.map((n) => n.podCidrs[4]), ['10.244.5.0/24', '10.250.0.0/24', undefined]);
+  t.deepEqual(problems.map((p) => p.node), ['c']);
 });

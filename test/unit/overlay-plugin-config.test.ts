@@ -4,6 +4,7 @@ import { renderIptablesChains } from '../../agent/backend/iptables/render';
 import { renderNodeTable } from '../../agent/backend/nftables/render';
 import { ObjectCache } from '../../agent/cache';
 import { compileMasquerade } from '../../agent/compile/masquerade';
+import { clusterNodes } from '../../agent/compile/node-state';
 import type { KubeObject } from '../../agent/objects';
 import { bridgeConfigFor, parseOverlayConfig } from '../../cni/overlay/config';
 import { CniError } from '../../cni/types';
@@ -39,12 +40,12 @@ function node(name: string, cidrs: string[]): KubeObject {
 test('masquerade: this node\'s subnets as sources; cluster and service ranges excepted (configured, or every node\'s subnet)', (t) => {
   const cache = new ObjectCache();
   for (const n of [node('n1', ['10.244.1.0/24', 'fd00:10:244:1::/64']), node('n2', ['10.244.2.0/24'])]) cache.apply({ type: 'ADDED', object: n });
-  t.deepEqual(compileMasquerade(cache, 'n1', { clusterCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/16'] }), {
+  t.deepEqual(compileMasquerade(clusterNodes(cache, undefined).nodes, 'n1', { clusterCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/16'] }), {
     sources: ['10.244.1.0/24', 'fd00:10:244:1::/64'],
     exceptDestinations: ['10.244.0.0/16', '10.96.0.0/16'],
   });
-  t.deepEqual(compileMasquerade(cache, 'n1', { clusterCidrs: [], serviceCidrs: [] })?.exceptDestinations, ['10.244.1.0/24', '10.244.2.0/24', 'fd00:10:244:1::/64']);
-  t.is(compileMasquerade(cache, 'n9', { clusterCidrs: [], serviceCidrs: [] }), undefined);
+  t.deepEqual(compileMasquerade(clusterNodes(cache, undefined).nodes, 'n1', { clusterCidrs: [], serviceCidrs: [] })?.exceptDestinations, ['10.244.1.0/24', '10.244.2.0/24', 'fd00:10:244:1::/64']);
+  t.is(compileMasquerade(clusterNodes(cache, undefined).nodes, 'n9', { clusterCidrs: [], serviceCidrs: [] }), undefined);
 });
 
 test('masquerade rendered the same way by both backends', (t) => {
