@@ -121,3 +121,52 @@ test('a peer that changes its underlay address: its entries follow (new VTEP MAC
   });
   t.true(await pingFrom(ns[0], '10.244.1.1', '10.244.2.1'));
 });
+
+test('hybrid: a direct route to the peer on the same segment, VXLAN to the one behind a router', async (t) => {
+  const [n1, n2, n3] = [tempNetns(t, 'h1'), tempNetns(t, 'h2'), tempNetns(t, 'h3')];
+  await withNetlink(n1, async (nl) => {
+    await nl.links.createVeth({ name: 'eth0', peer: { name: 'eth0', netns: n2 } });
+    await nl.links.createVeth({ name: 'eth1', peer: { name: 'eth0', netns: n3 } });
+  });
+  writeSysctl(n1, 'net.ipv4.ip_forward', 1);
+  const nodes: ClusterNode[] = [
+    { name: 'n1', podCidrs: { 4: '10.244.1.0/24' }, addresses: { 4: '192.0.2.11' } },
+    { name: 'n2', podCidrs: { 4: '10.244.2.0/24' }, addresses: { 4: '192.0.2.12' } },
+    { name: 'n3', podCidrs: { 4: '10.244.3.0/24' }, addresses: { 4: '203.0.113.13' } },
+  ];
+  const setup: [string, ClusterNode, string[], string?][] = [
+    [n1, nodes[0], ['eth0:192.0.2.11/24', 'eth1:203.0.113.1/24']],
+    [n2, nodes[1], ['eth0:192.0.2.12/24'], '192.0.2.11'],
+    [n3, nodes[2], ['eth0:203.0.113.13/24'], '203.0.113.1'],
+  ];
+  for (const [ns, node, addresses, router] of setup) {
+    await withNetlink(ns, async (nl) => {
+      await nl.links.setUp('lo');
+      for (const a of addresses) {
+        const [dev, cidr] = a.split(':');
+        await nl.addresses.add(dev, cidr);
+        await nl.links.setUp(dev);
+      }
+      // The underlay beyond the node's own segment is reached through n1.
+      if (router) await nl.routes.add({ dst: router.startsWith('192') ? '203.0.113.0/24' : '192.0.2.0/24', gateway: router });
+      await nl.links.createBridge({ name: 'pods', up: true });
+      await nl.addresses.add('pods', node.podCidrs[4]!.replace('.0/24', '.1/24'));
+    });
+  }
+  for (const [ns, node] of setup) {
+    const config: OverlayConfig = {
+      mode: 'hybrid',
+      vni: 1,
+      port: 8472,
+      deviceNames: { 4: 'weft.1', 6: 'weft-v6.1' },
+      underlay: { 4: { address: node.addresses[4]!, prefix: 24, mtu: 1500 } },
+    };
+    await withNetlink(ns, (nl) => applyOverlay(nl, compileOverlay(nodes, node.name, config), { managedDevices: MANAGED }));
+  }
+  t.deepEqual(await routesOf(n1), ['10.244.2.0/24 via 192.0.2.12', '10.244.3.0/24 via 10.244.3.0 onlink']);
+  t.deepEqual(await routesOf(n2), ['10.244.1.0/24 via 192.0.2.11', '10.244.3.0/24 via 10.244.3.0 onlink']);
+  t.true(await pingFrom(n1, '10.244.1.1', '10.244.2.1'));
+  t.true(await pingFrom(n1, '10.244.1.1', '10.244.3.1'));
+  // n2 -> n3 is tunnelled, the outer packets routed through n1.
+  t.true(await pingFrom(n2, '10.244.2.1', '10.244.3.1'));
+});
