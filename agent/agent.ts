@@ -57,6 +57,8 @@ export class Agent {
   private api?: AgentApi;
   private cni?: CniServer;
   private healthServer?: HealthServer;
+  /** The overlay's last "no route" reasons, logged again only when they change. */
+  private lastOverlaySkipped = '[]';
 
   private constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -99,8 +101,6 @@ export class Agent {
     if (result.changes > 0) this.options.log.info({ changes: result.changes, peers: result.peers }, 'overlay applied');
     return { changes: outcome.changes + result.changes, rules: outcome.rules };
   }
-
-  private lastOverlaySkipped = '[]';
 
   /** Starts everything; throws (having undone what it started) when a part cannot start. */
   static async start(options: AgentOptions): Promise<Agent> {
