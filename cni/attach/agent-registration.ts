@@ -44,14 +44,15 @@ export function withAgentRegistration(plugin: CniPlugin): CniPlugin {
       const podName = req.args.get('K8S_POD_NAME');
       // A runtime that is not kubelet (podman) names no pod: the agent has nothing to enforce.
       if (!podNamespace || !podName) return result;
-      const agent = await client(socket, REGISTER_TIMEOUT_MS);
+      let agent: Awaited<ReturnType<typeof client>> | undefined;
       try {
+        agent = await client(socket, REGISTER_TIMEOUT_MS);
         await agent.registerEndpoint({ podNamespace, podName, containerId: req.containerId, interface: req.ifName, addresses: (result.ips ?? []).map((ip) => ip.address) });
       } catch (err) {
         await plugin.del(req).catch(() => undefined);
         throw new CniError(ErrorCode.TryAgainLater, `weft-agent at ${socket} did not confirm the pod: ${(err as Error).message}`, 'the attachment was undone; the runtime retries the ADD');
       } finally {
-        agent.close();
+        agent?.close();
       }
       return result;
     },
@@ -63,9 +64,13 @@ export function withAgentRegistration(plugin: CniPlugin): CniPlugin {
         socket = undefined; // a DEL does not fail on configuration it does not need
       }
       if (socket) {
-        const agent = await client(socket, UNREGISTER_TIMEOUT_MS);
-        await agent.unregisterEndpoint(req.containerId, req.ifName).catch(() => undefined);
-        agent.close();
+        try {
+          const agent = await client(socket, UNREGISTER_TIMEOUT_MS);
+          await agent.unregisterEndpoint(req.containerId, req.ifName).catch(() => undefined);
+          agent.close();
+        } catch {
+          // No client could be made (e.g. no API definition): nothing to tell; the DEL goes on.
+        }
       }
       await plugin.del(req);
     },

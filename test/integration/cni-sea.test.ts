@@ -10,9 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PLUGIN_NAMES } from '../../cni/registry';
-import { parseOverlayConfig } from '../../cni/overlay/config';
 import { buildSea } from '../../deploy/sea/build';
-import { CONFLIST_NAME, install, PLUGINS as INSTALLED_PLUGINS } from '../../deploy/install/install';
 import { runCni } from '../../lab/cni-exec';
 import { ping } from '../../lab/probe';
 import { tempNetns } from '../helpers/netns';
@@ -108,36 +106,3 @@ test.serial('weft-bridge from the executable attaches a pod; both addons are ext
   t.false(fs.existsSync(path.join(work, 'ipam', 'seanet', '10.82.0.2')));
 });
 
-test.serial('the DaemonSet install step: shim links runtimes execute, the executable as their fallback, atomically and once', async (t) => {
-  const host = path.join(work, 'host');
-  const options = {
-    cniBinDir: path.join(host, 'opt', 'cni', 'bin'),
-    cniConfDir: path.join(host, 'etc', 'cni', 'net.d'),
-    sea: exe,
-    shim: path.join(__dirname, '..', '..', 'shim', 'weft-cni-shim'),
-    agentSocket: '/run/weft/agent.sock',
-    writeConfig: true,
-  };
-  const first = install(options);
-  t.is(first.changed.length, 2 + 2 * INSTALLED_PLUGINS.length + 1);
-  for (const plugin of INSTALLED_PLUGINS) {
-    t.is(fs.readlinkSync(path.join(options.cniBinDir, plugin)), 'weft/shim/weft-cni-shim');
-    t.is(fs.readlinkSync(path.join(options.cniBinDir, 'weft', 'bin', plugin)), '../weft-cni');
-  }
-  t.is(fs.statSync(path.join(options.cniBinDir, 'weft', 'weft-cni')).mode & 0o777, 0o755);
-  const seaInode = fs.statSync(path.join(options.cniBinDir, 'weft', 'weft-cni')).ino;
-  // Nothing changed: nothing is rewritten (a running plugin's file is never replaced for nothing).
-  t.deepEqual(install(options).changed, []);
-  t.is(fs.statSync(path.join(options.cniBinDir, 'weft', 'weft-cni')).ino, seaInode);
-  t.deepEqual(fs.readdirSync(path.join(options.cniBinDir, 'weft')).filter((f) => f.endsWith('.tmp')), []);
-
-  // No agent answers: the installed shim falls back to the executable, which answers as weft-ipam.
-  const out = await runCni({ plugin: 'weft-ipam', command: 'VERSION', config: { cniVersion: '1.0.0' }, cniPath: [options.cniBinDir], env: { ...cacheEnv('install'), WEFT_CNI_SOCKET: path.join(work, 'no-agent.sock') } });
-  t.is(out.exitCode, 0, out.stdout + out.stderr);
-  t.true((out.json?.supportedVersions as string[]).includes('1.1.0'));
-
-  // The configuration list is one the plugins accept.
-  const list = JSON.parse(fs.readFileSync(path.join(options.cniConfDir, CONFLIST_NAME), 'utf8')) as { plugins: { type: string }[] };
-  t.deepEqual(list.plugins.map((p) => p.type), ['weft-overlay', 'portmap']);
-  t.notThrows(() => parseOverlayConfig(list.plugins[0] as never));
-});
