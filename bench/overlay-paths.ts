@@ -24,6 +24,7 @@ import { WEFT_ROUTE_PROTOCOL } from '../overlay/apply';
 import { buildHandmade, type PathMode } from './handmade-paths';
 import { fmt, quantile } from './stats';
 import { tcpRoundTripUs, tcpThroughputGbps } from './traffic';
+import { childEnv } from '../lab/child-env';
 
 interface Endpoint {
   ns: string;
@@ -84,9 +85,7 @@ async function nodeToReachableMs(state: LabState, root: string, client: Endpoint
   for (let i = 0; i < 400 && (await routed()); i++) await new Promise((r) => setTimeout(r, 10));
   // A prober inside the client pod: connects every 5 ms until one succeeds.
   const src = `const net=require('net');process.stdout.write('ready\\n');const t=()=>{const s=net.connect({host:process.argv[1],port:Number(process.argv[2]),timeout:50});s.on('connect',()=>{process.stdout.write('ok\\n');process.exit(0)});const again=()=>{s.destroy();setTimeout(t,5)};s.on('error',again);s.on('timeout',again)};t();setTimeout(()=>process.exit(1),20000);`;
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  const child = inNetns(client.ns, () => spawn(process.execPath, ['-e', src, target.ip, String(port)], { stdio: ['ignore', 'pipe', 'ignore'], env }));
+  const child = inNetns(client.ns, () => spawn(process.execPath, ['-e', src, target.ip, String(port)], { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() }));
   const lines = child.stdout!;
   await once(lines, 'data');
   const t0 = performance.now();

@@ -8,12 +8,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { inNetns } from '../kernel/netns';
 import { runIn } from '../lab/probe';
+import { childEnv } from '../lab/child-env';
 
 /** Starts a process in `ns` and resolves once it printed `ready` (or after `settleMs`). */
 async function startServer(ns: string, cmd: string, args: string[], settleMs: number): Promise<{ stop(): Promise<void> }> {
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  const child = inNetns(ns, () => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env }));
+  const child = inNetns(ns, () => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() }));
   await Promise.race([once(child.stdout!, 'data'), new Promise((r) => setTimeout(r, settleMs))]);
   return {
     async stop() {

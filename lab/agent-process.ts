@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createAgentClient } from '../agent/api/client';
 import type { AgentStatus } from '../agent/api/messages';
 import { inNetns } from '../kernel/netns';
+import { childEnv } from './child-env';
 
 export const AGENT_MAIN = path.join(__dirname, '..', 'agent', 'main.js');
 
@@ -30,10 +31,7 @@ export interface AgentProcess {
 
 /** Starts `weft-agent --socket SOCKET ARGS...` inside `netns`, its output captured. */
 export function spawnAgent(netns: string, args: string[], socket: string): AgentProcess {
-  // Node would spend ~40 ms per start loading this machine's extra CA bundle; the agent needs none.
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  const child = inNetns(netns, () => spawn(process.execPath, [AGENT_MAIN, '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env }));
+  const child = inNetns(netns, () => spawn(process.execPath, [AGENT_MAIN, '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() }));
   let output = '';
   child.stdout!.on('data', (b: Buffer) => (output += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (output += b.toString()));

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { inNetns } from '../kernel/netns';
+import { childEnv } from './child-env';
 
 /** Runs a command inside a namespace and resolves with its exit code and output. */
 export function runIn(
@@ -17,7 +18,7 @@ export function runIn(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = inNetns(nsPath, () =>
-      spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutCaBundle(process.env) }),
+      spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() }),
     );
     let stdout = '';
     let stderr = '';
@@ -35,12 +36,6 @@ export function runIn(
   });
 }
 
-/** Node children need no TLS trust store; loading it costs ~90 ms per start on this machine. */
-function withoutCaBundle(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const copy = { ...env };
-  delete copy.NODE_EXTRA_CA_CERTS;
-  return copy;
-}
 
 export async function ping(fromNs: string, address: string, timeoutS = 1): Promise<boolean> {
   const { code } = await runIn(fromNs, 'ping', ['-n', '-q', '-c', '1', '-W', String(timeoutS), address], (timeoutS + 2) * 1000);
@@ -77,7 +72,7 @@ async function startServer(nsPath: string, source: string, args: string[]): Prom
   const child: ChildProcess = inNetns(nsPath, () =>
     spawn(process.execPath, ['-e', source, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: withoutCaBundle(process.env),
+      env: childEnv(),
     }),
   );
   const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];

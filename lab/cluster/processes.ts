@@ -7,13 +7,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { inNetns, netnsId } from '../../kernel/netns';
-
-/** The environment for lab children: no TLS trust store to parse at start (~90 ms here). */
-export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  delete env.NODE_EXTRA_CA_CERTS;
-  return env;
-}
+import { childEnv } from '../child-env';
 
 /**
  * Spawns a process inside the namespace, in a session of its own (detached), so it outlives

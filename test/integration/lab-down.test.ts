@@ -13,6 +13,7 @@ import { labDown } from '../../lab/cluster/down';
 import { nodeNetnsName, podNetnsName } from '../../lab/cluster/names';
 import { labUp } from '../../lab/cluster/up';
 import { labName, labRoot, leftovers, nothingLeft, processesOf, WEFTCTL, weftctlOk } from './lab-fixture';
+import { childEnv } from '../../lab/child-env';
 
 async function until(what: string, fn: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -25,8 +26,7 @@ async function until(what: string, fn: () => boolean, ms = 30_000): Promise<void
 test('lab down after weftctl and every lab process were killed -9 in the middle of lab up', async (t) => {
   const lab = labName('kill');
   const root = labRoot(t, lab);
-  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LAB_ROOT: root };
-  delete env.NODE_EXTRA_CA_CERTS;
+  const env = childEnv({ WEFT_LAB_ROOT: root });
   const up = spawn(process.execPath, [WEFTCTL, 'lab', 'up', '--name', lab, '--nodes', '2', '--pods-per-node', '3'], { env, stdio: 'ignore' });
   const closed = once(up, 'close');
   // Killed once pods are being attached: agents run, some pods exist, others are half made.

@@ -12,6 +12,7 @@ import { labDown } from '../../lab/cluster/down';
 import { isLabNetns } from '../../lab/cluster/names';
 import { listNamedNetns } from '../../kernel/netns';
 import { tempDir } from '../helpers/tmp';
+import { childEnv } from '../../lab/child-env';
 
 export const WEFTCTL = path.join(__dirname, '..', '..', 'cli', 'weftctl.js');
 
@@ -44,8 +45,7 @@ export interface Run {
 /** Runs `node dist/cli/weftctl.js ARGS` with the lab root in WEFT_LAB_ROOT. */
 export function weftctl(root: string, args: string[], input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LAB_ROOT: root };
-    delete env.NODE_EXTRA_CA_CERTS;
+    const env = childEnv({ WEFT_LAB_ROOT: root });
     const child = spawn(process.execPath, [WEFTCTL, ...args], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
