@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     // A lab takes seconds to build: a few runs, unless --runs says otherwise.
     if (!only || only === 'lab') await benchLabUp(option('runs') ? runs : 3);
     if (!only || only === 'agent') await benchAgentScale(ns);
-    if (!only || only === 'overlay') await benchOverlayPaths(option('runs') ? runs : 5);
+    if (!only || only === 'overlay') await benchOverlayPaths(option('runs') ? runs : 7);
   } finally {
     cleanup();
   }

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { inNetns } from '../kernel/netns';
 import { runIn } from '../lab/probe';
 import { childEnv } from '../lab/child-env';
@@ -24,11 +25,22 @@ async function startServer(ns: string, cmd: string, args: string[], settleMs: nu
   };
 }
 
+/**
+ * iperf3's CPU affinity for client and server: on different cores when there are two, so both
+ * sides of every comparison run on the same cores instead of wherever the scheduler puts them
+ * (unpinned, two identical paths measured back to back differ by up to 5% here).
+ */
+function affinity(role: 'client' | 'server'): string[] {
+  if (os.cpus().length < 2) return [];
+  return ['-A', role === 'client' ? '0' : '1'];
+}
+
 /** iperf3 TCP throughput from `clientNs` to a server in `serverNs` at `address`, in Gbit/s. */
 export async function tcpThroughputGbps(clientNs: string, serverNs: string, address: string, seconds = 3): Promise<number> {
-  const server = await startServer(serverNs, 'iperf3', ['-s', '-1', '-p', '5201'], 300);
+  const server = await startServer(serverNs, 'iperf3', ['-s', '-1', '-p', '5201', ...affinity('server')], 300);
   try {
-    const { code, stdout, stderr } = await runIn(clientNs, 'iperf3', ['-c', address, '-p', '5201', '-t', String(seconds), '-J'], (seconds + 10) * 1000);
+    const args = ['-c', address, '-p', '5201', '-t', String(seconds), '-J', ...affinity('client')];
+    const { code, stdout, stderr } = await runIn(clientNs, 'iperf3', args, (seconds + 10) * 1000);
     if (code !== 0) throw new Error(`iperf3 to ${address} failed: ${stderr || stdout.slice(0, 300)}`);
     const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
     return report.end.sum_received.bits_per_second / 1e9;

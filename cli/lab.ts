@@ -1,11 +1,12 @@
 /**
  * `weftctl lab ...`: a multi-node cluster of network namespaces on this machine (lab/cluster):
- * up, apply, probe, get, exec, down, list.
+ * up, apply, probe, get, exec, node add/remove, down, list.
  */
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { labApply, type ApplyChange } from '../lab/cluster/apply';
 import { labDown, labsWithNamespaces } from '../lab/cluster/down';
+import { labAddNode, labRemoveNode } from '../lab/cluster/membership';
 import { execIn, findPod, nodeRows, openLab, podRows, serviceRows } from '../lab/cluster/inspect';
 import { stateRoot } from '../lab/cluster/names';
 import { probeMatrix, type ProbeMatrix } from '../lab/cluster/probe';
@@ -175,6 +176,22 @@ async function exec(a: LabArgs & { pod?: string; node?: string; '--'?: (string |
   }
 }
 
+async function addNode(a: LabArgs & { pods: number; 'agent-timeout': number }): Promise<void> {
+  const started = performance.now();
+  const { node, pods } = await labAddNode({ name: a.name, root: rootOf(a), pods: a.pods, agentTimeoutMs: a['agent-timeout'] * 1000 });
+  if (a.output === 'json') return printJson({ node: node.name, underlayIPs: [node.underlay.v4, node.underlay.v6], podCIDRs: [node.podCIDRs.v4, node.podCIDRs.v6], pods: pods.map((p) => ({ namespace: p.namespace, name: p.name, ips: p.ips })), durationMs: performance.now() - started });
+  process.stdout.write(`node/${node.name} added in ${ms(performance.now() - started)} (underlay ${node.underlay.v4}, pod CIDRs ${node.podCIDRs.v4},${node.podCIDRs.v6})\n`);
+  for (const p of pods) process.stdout.write(`pod/${p.name} created (${p.node} ${p.ips.join(',')})\n`);
+}
+
+async function removeNode(a: LabArgs & { node: string }): Promise<void> {
+  const started = performance.now();
+  const removed = await labRemoveNode({ name: a.name, root: rootOf(a), node: a.node });
+  if (a.output === 'json') return printJson({ ...removed, durationMs: performance.now() - started });
+  for (const p of removed.pods) process.stdout.write(`pod/${p} deleted\n`);
+  process.stdout.write(`node/${removed.node} removed in ${ms(performance.now() - started)}\n`);
+}
+
 async function down(a: LabArgs): Promise<void> {
   const started = performance.now();
   const report = await labDown(a.name, rootOf(a));
@@ -265,8 +282,27 @@ export function labCommand(y: Argv): Argv {
             .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': true }),
         (a) => exec(a),
       )
+      .command('node', 'add a node to a running lab, or remove one (the other agents follow the Node objects)', (node) =>
+        node
+          .command(
+            'add',
+            'add a node with its own agent, registered as a new Node object',
+            (c) =>
+              c
+                .option('pods', { type: 'number', default: 0, describe: 'default pods to start on it (default/pod-<node>-<i>)' })
+                .option('agent-timeout', { type: 'number', default: 30, describe: 'seconds to wait for its agent to be ready' }),
+            (a) => addNode(a),
+          )
+          .command(
+            'remove <node>',
+            'delete a node\'s pods and its Node object, then the node itself',
+            (c) => c.positional('node', { type: 'string', demandOption: true, describe: 'node name, e.g. node-2' }),
+            (a) => removeNode(a),
+          )
+          .demandCommand(1, 'which node command? (add, remove)'),
+      )
       .command('down', 'remove a lab and everything it created (succeeds when there is none)', (c) => c, (a) => down(a))
       .command('list', 'list the labs on this machine', (c) => c, (a) => list(a))
-      .demandCommand(1, 'which lab command? (up, apply, probe, get, exec, down, list)'),
+      .demandCommand(1, 'which lab command? (up, apply, probe, get, exec, node, down, list)'),
   );
 }
