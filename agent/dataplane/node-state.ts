@@ -5,6 +5,8 @@
  * both enforce the same semantics.
  */
 
+import type { NodePolicy } from './policy-state';
+
 /** A pod running on this node, with the addresses it has on the pod network. */
 export interface LocalPod {
   namespace: string;
@@ -30,6 +32,16 @@ export interface NodeState {
   /** Pods attached on this node, sorted by namespace/name. */
   localPods: LocalPod[];
   masquerade?: Masquerade;
+  /**
+   * The bridge this node's pods are attached to. With it, the backend admits only known pods:
+   * a packet that enters from the bridge with a source address that is not a local pod's
+   * (spoofed, or from a pod interface the agent does not know yet) is dropped, and so is a
+   * unicast packet to an address on the bridge that is not a local pod's. IPv6 link-local and
+   * unspecified sources pass for ICMPv6 only (neighbour discovery), multicast destinations pass.
+   */
+  podBridge?: string;
+  /** NetworkPolicy for this node's pods (policy-state.ts); absent: nothing is isolated. */
+  policy?: NodePolicy;
 }
 
 /** What applying a NodeState did. */

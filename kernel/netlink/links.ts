@@ -306,6 +306,18 @@ export class Links {
   }
 
   /**
+   * Changes options of an existing bridge; read them back as `link.info.bridge`. The kernel
+   * applies kind data to an existing link only through RTM_NEWLINK (without NLM_F_CREATE), as
+   * `ip link set DEV type bridge ...` does: RTM_SETLINK ignores IFLA_LINKINFO.
+   */
+  async setBridgeOptions(ref: LinkRef, bridge: Omit<BridgeData, 'vlanFiltering'>): Promise<void> {
+    const operation = `set bridge options ${JSON.stringify(bridge)} on ${describeLink(ref)}`;
+    const index = await this.indexOf(ref, operation);
+    const payload = linkPayload({ family: AF_UNSPEC, index }, { linkinfo: encodeLinkInfo({ kind: 'bridge', bridge }) });
+    await this.conn.change(rt.MessageType.NEWLINK, payload, 0, operation);
+  }
+
+  /**
    * Sets bridge-port options of an enslaved link (AF_BRIDGE RTM_SETLINK with a nested
    * IFLA_PROTINFO); read them back as `link.info.bridgePort`.
    */

@@ -33,8 +33,15 @@ function setMatches(want: DesiredSet, have: SetInfo): boolean {
   return have.type === want.type && flags(have.flags) === flags(want.flags) && (have.comment ?? '') === (want.comment ?? '');
 }
 
-function addChainWithRules(tx: Transaction, chain: DesiredChain): void {
+/**
+ * Chains are declared before sets and maps, and filled after them: a verdict map's elements
+ * name chains (`jump pol-in-c...`), and rules name sets.
+ */
+function declareChain(tx: Transaction, chain: DesiredChain): void {
   tx.add({ kind: 'chain', name: chain.name, ...(chain.base ?? {}) });
+}
+
+function addRules(tx: Transaction, chain: DesiredChain): void {
   for (const r of chain.rules) tx.add({ kind: 'rule', chain: chain.name, rule: r.rule, comment: commentWithIdentity(r) });
 }
 
@@ -50,8 +57,9 @@ function writeAll(tx: Transaction, desired: DesiredTable, current: TableObjects 
     tx.delete({ kind: 'table' });
   }
   tx.add({ kind: 'table', comment: desired.comment });
+  for (const chain of desired.chains) declareChain(tx, chain);
   for (const set of desired.sets) addSetWithElements(tx, set);
-  for (const chain of desired.chains) addChainWithRules(tx, chain);
+  for (const chain of desired.chains) addRules(tx, chain);
 }
 
 /**
@@ -78,7 +86,10 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
     return tx;
   }
 
-  // Sets first (rules refer to them), with only the elements that differ.
+  // New chains first (map elements jump to them), then sets (rules refer to them), with only
+  // the elements that differ.
+  const newChains = desired.chains.filter((c) => !haveChains.has(c.name));
+  for (const chain of newChains) declareChain(tx, chain);
   for (const set of desired.sets) {
     const have = haveSets.get(set.name);
     if (!have) {
@@ -104,7 +115,7 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
   }
   for (const chain of desired.chains) {
     if (!haveChains.has(chain.name)) {
-      addChainWithRules(tx, chain);
+      addRules(tx, chain);
       continue;
     }
     const want = chain.rules.map(ruleIdentity);
@@ -117,11 +128,12 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
   // What nothing desires: chains emptied first (they may jump to each other or use sets), then deleted.
   const desiredChains = new Set(desired.chains.map((c) => c.name));
   const staleChains = current.chains.filter((c) => !desiredChains.has(c.name));
+  // Sets and maps go before the chains: a stale verdict map's elements still jump to them.
   for (const c of staleChains) tx.flush({ kind: 'chain', name: c.name });
-  for (const c of staleChains) tx.delete({ kind: 'chain', name: c.name });
   const desiredSets = new Set(desired.sets.map((s) => s.name));
   for (const s of current.sets) if (!desiredSets.has(s.name)) tx.delete({ kind: 'set', name: s.name });
   for (const m of current.maps) if (!desiredSets.has(m.name)) tx.delete({ kind: 'map', name: m.name });
+  for (const c of staleChains) tx.delete({ kind: 'chain', name: c.name });
   return tx;
 }
 

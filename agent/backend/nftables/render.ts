@@ -1,14 +1,15 @@
 /**
- * NodeState -> the `inet weft` table: the sets of this node's pod addresses (what NetworkPolicy
- * isolation will match on; a set costs nothing per packet until a rule looks it up) and the
+ * NodeState -> the `inet weft` table: the sets of this node's pod addresses, the pod bridge's
+ * guard (only known pods send and receive on it), NetworkPolicy (render-policy.ts) and the
  * masquerade of pod traffic leaving the cluster. No base chain is hooked in without a job: each
- * one costs every packet that passes its hook (measured on the pod-to-pod bench), so
- * NetworkPolicy and Services add theirs when they have rules to put in them.
+ * one costs every packet that passes its hook (measured on the pod-to-pod bench), so policy
+ * chains exist only while some pod is isolated.
  */
 import net from 'node:net';
 import type { NodeState } from '../../dataplane/node-state';
 import type { Masquerade } from '../../dataplane/node-state';
 import type { DesiredChain, DesiredRule, DesiredTable } from './desired';
+import { renderBridgeGuard, renderPolicy } from './render-policy';
 
 export const LOCAL_PODS_V4 = 'local-pods-v4';
 export const LOCAL_PODS_V6 = 'local-pods-v6';
@@ -33,13 +34,17 @@ function masqueradeChain(m: Masquerade | undefined): DesiredChain[] {
 export function renderNodeTable(state: NodeState): DesiredTable {
   const elements = (family: 4 | 6) =>
     state.localPods.flatMap((pod) => pod.ips.filter((ip) => net.isIP(ip) === family).map((ip) => ({ key: [ip], comment: `${pod.namespace}/${pod.name}` })));
+  const policy = renderPolicy(state.policy);
   return {
     comment: `weft-agent of node ${state.nodeName}: owned by the agent, changes are reverted`,
     sets: [
       { kind: 'set', name: LOCAL_PODS_V4, type: 'ipv4_addr', comment: 'pods on this node', elements: elements(4) },
       { kind: 'set', name: LOCAL_PODS_V6, type: 'ipv6_addr', comment: 'pods on this node', elements: elements(6) },
+      ...policy.sets,
     ],
     chains: [
+      ...renderBridgeGuard(state.podBridge, { 4: LOCAL_PODS_V4, 6: LOCAL_PODS_V6 }),
+      ...policy.chains,
       ...masqueradeChain(state.masquerade),
     ],
   };

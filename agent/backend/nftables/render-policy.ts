@@ -1,0 +1,182 @@
+/**
+ * NodePolicy and the pod bridge guard -> sets, verdict maps and chains of the `inet weft` table.
+ *
+ * Per direction and family, a NEW packet of an isolated local pod costs a fixed number of
+ * lookups, whatever the number of policies, pods or namespaces:
+ *   1. `(local address, protocol, port)` in the any-peer port set, the local address in the
+ *      any-peer "all traffic" set;
+ *   2. the peer address in the class verdict map (interval keys: the class CIDRs), which jumps
+ *      to the class's chain;
+ *   3. there, `(local address, protocol, port)` and the local address in the class's two sets.
+ * Whatever is not accepted by then is dropped (and counted). Established and related packets
+ * are accepted first, so replies of allowed connections always pass and a long-lived flow pays
+ * one conntrack lookup per packet.
+ *
+ * Egress is checked in a base chain of its own, hooked before ingress: an `accept` ends only its
+ * own base chain, so a packet egress allows still meets ingress (same-node pod-to-pod traffic is
+ * subject to both). Traffic between a pod and its own node (input, output) is not subject to
+ * policy, as upstream Kubernetes defines it.
+ *
+ * Class chains and sets are named by a hash of the class key, which stays the same while the
+ * class means the same: a change elsewhere leaves them alone.
+ */
+import crypto from 'node:crypto';
+import net from 'node:net';
+import type { Allowance, DirectionPolicy, NodePolicy } from '../../dataplane/policy-state';
+import type { DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
+
+type Family = 4 | 6;
+type Direction = 'in' | 'out';
+
+const ip = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
+const familyOf = (address: string): Family => (net.isIP(address.split('/')[0]) === 6 ? 6 : 4);
+
+/** Whose address is the local pod's: the destination for ingress, the source for egress. */
+const localField = (d: Direction) => (d === 'in' ? 'daddr' : 'saddr');
+const peerField = (d: Direction) => (d === 'in' ? 'saddr' : 'daddr');
+
+/** A CIDR as nft lists it back: a host prefix is listed as the bare address. */
+export function nftPrefix(cidr: string): string {
+  const [address, len] = cidr.split('/');
+  if (len === undefined || Number(len) === (familyOf(address) === 4 ? 32 : 128)) return address;
+  return cidr;
+}
+
+/** A port range as nft lists it back: a single port as the number alone. */
+const portText = (first: number, last: number) => (first === last ? String(first) : `${first}-${last}`);
+
+function classId(key: string): string {
+  return crypto.createHash('sha256').update(key).digest('hex').slice(0, 10);
+}
+
+export const classChainName = (d: Direction, key: string): string => `pol-${d}-c${classId(key)}`;
+
+interface AllowanceSets {
+  ports: DesiredElement[];
+  all: DesiredElement[];
+}
+
+/** Elements for one family: (local, proto, ports) for port allowances, local alone for 'all'. */
+function allowanceElements(allow: readonly Allowance[], family: Family): AllowanceSets {
+  const out: AllowanceSets = { ports: [], all: [] };
+  for (const a of allow) {
+    if (familyOf(a.localIp) !== family) continue;
+    const comment = a.policies.join(',').slice(0, 120) || undefined;
+    if (a.ports === 'all') {
+      out.all.push({ key: [a.localIp], ...(comment ? { comment } : {}) });
+      continue;
+    }
+    for (const r of a.ports) out.ports.push({ key: [a.localIp, r.protocol, portText(r.first, r.last)], ...(comment ? { comment } : {}) });
+  }
+  return out;
+}
+
+/** The sets holding `allow`, and the rules accepting what they hold (none for empty sets). */
+function allowanceSetsAndRules(d: Direction, allow: readonly Allowance[], prefix: string, why: string): { sets: DesiredSet[]; rules: DesiredRule[] } {
+  const sets: DesiredSet[] = [];
+  const rules: DesiredRule[] = [];
+  for (const family of [4, 6] as const) {
+    const { ports, all } = allowanceElements(allow, family);
+    const local = `${ip(family)} ${localField(d)}`;
+    if (ports.length > 0) {
+      const name = `${prefix}-ports-v${family}`;
+      sets.push({ kind: 'set', name, type: `${addrType(family)} . inet_proto . inet_service`, flags: ['interval'], elements: ports });
+      rules.push({ rule: `${local} . meta l4proto . th dport @${name} counter accept`, comment: `${why}: these ports` });
+    }
+    if (all.length > 0) {
+      const name = `${prefix}-all-v${family}`;
+      sets.push({ kind: 'set', name, type: addrType(family), elements: all });
+      rules.push({ rule: `${local} @${name} counter accept`, comment: `${why}: all traffic` });
+    }
+  }
+  return { sets, rules };
+}
+
+const DIRECTION_WORDS: Record<Direction, { noun: string; peer: string }> = {
+  in: { noun: 'ingress', peer: 'source' },
+  out: { noun: 'egress', peer: 'destination' },
+};
+
+function renderDirection(d: Direction, policy: DirectionPolicy): { sets: DesiredSet[]; chains: DesiredChain[] } {
+  const words = DIRECTION_WORDS[d];
+  const sets: DesiredSet[] = [];
+  const chains: DesiredChain[] = [];
+  const base: DesiredRule[] = [{ rule: 'ct state established,related accept', comment: 'replies and related packets of allowed connections' }];
+
+  const anyPeer = allowanceSetsAndRules(d, policy.anyPeer, `pol-${d}-any`, `${words.noun} allowed from any ${words.peer}`);
+  sets.push(...anyPeer.sets);
+
+  // Classes: one chain each, reached through the family's verdict map on the peer address.
+  const classMaps: Record<Family, DesiredElement[]> = { 4: [], 6: [] };
+  for (const c of policy.classes) {
+    const chain = classChainName(d, c.key);
+    const own = allowanceSetsAndRules(d, c.allow, chain, `${words.noun} allowed for ${words.peer} class ${classId(c.key)}`);
+    sets.push(...own.sets);
+    chains.push({ name: chain, rules: own.rules });
+    for (const cidr of c.cidrs) classMaps[familyOf(cidr)].push({ key: [nftPrefix(cidr)], value: [`jump ${chain}`] });
+  }
+
+  for (const family of [4, 6] as const) {
+    const isolated = policy.isolated.filter((a) => familyOf(a) === family);
+    if (isolated.length === 0) continue;
+    const isolatedSet = `pol-${d}-isolated-v${family}`;
+    sets.push({ kind: 'set', name: isolatedSet, type: addrType(family), comment: `local pods isolated for ${words.noun}`, elements: isolated.map((a) => ({ key: [a] })) });
+    const chain = `pol-${d}-v${family}`;
+    const rules = anyPeer.rules.filter((r) => r.rule.startsWith(`${ip(family)} `));
+    if (classMaps[family].length > 0) {
+      const map = `pol-${d}-classes-v${family}`;
+      sets.push({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, flags: ['interval'], comment: `${words.peer} address -> its class chain`, elements: classMaps[family] });
+      rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows` });
+    }
+    rules.push({ rule: 'counter drop', comment: `${words.noun} not allowed by any policy` });
+    chains.push({ name: chain, rules });
+    base.push({ rule: `${ip(family)} ${localField(d)} @${isolatedSet} jump ${chain}`, comment: `local pods isolated for ${words.noun}` });
+  }
+  if (base.length > 1) {
+    chains.push({
+      name: `policy-${words.noun}`,
+      // Egress first: its accept ends only its own base chain, so ingress still sees the packet.
+      base: { type: 'filter', hook: 'forward', priority: d === 'out' ? 'filter - 10' : 'filter', policy: 'accept' },
+      rules: base,
+    });
+  }
+  return { sets, chains };
+}
+
+export function renderPolicy(policy: NodePolicy | undefined): { sets: DesiredSet[]; chains: DesiredChain[] } {
+  if (!policy) return { sets: [], chains: [] };
+  const egress = renderDirection('out', policy.egress);
+  const ingress = renderDirection('in', policy.ingress);
+  return { sets: [...egress.sets, ...ingress.sets], chains: [...egress.chains, ...ingress.chains] };
+}
+
+/** Destinations on the bridge that are not pods' and still pass: multicast, broadcast, link-local. */
+const NON_POD_DESTINATIONS: Record<Family, string> = { 4: '{ 224.0.0.0/4, 255.255.255.255 }', 6: '{ ff00::/8, fe80::/10 }' };
+
+/**
+ * The guard of the pod bridge: only known pods send from it, with their own addresses, and only
+ * known pods are sent to on it. A pod the agent does not know yet (its CNI ADD still running, or
+ * the agent restarting) gets no traffic through, and a pod cannot pose as another.
+ */
+export function renderBridgeGuard(bridge: string | undefined, localSets: Record<Family, string>): DesiredChain[] {
+  if (!bridge) return [];
+  const dev = JSON.stringify(bridge);
+  const sources: DesiredRule[] = [
+    // Neighbour discovery and duplicate address detection come from link-local and unspecified addresses.
+    { rule: `iifname ${dev} ip6 saddr { ::, fe80::/10 } meta l4proto ipv6-icmp accept`, comment: 'neighbour discovery from pods' },
+    { rule: `iifname ${dev} ip saddr != @${localSets[4]} counter drop`, comment: 'from the pod bridge, not from a known pod address' },
+    { rule: `iifname ${dev} ip6 saddr != @${localSets[6]} counter drop`, comment: 'from the pod bridge, not from a known pod address' },
+  ];
+  const destinations = (hook: string): DesiredRule[] =>
+    ([4, 6] as const).map((f) => ({
+      rule: `oifname ${dev} ${ip(f)} daddr != @${localSets[f]} ${ip(f)} daddr != ${NON_POD_DESTINATIONS[f]} counter drop`,
+      comment: `${hook} to the pod bridge, not to a known pod address`,
+    }));
+  return [
+    // Before connection tracking: a spoofed packet leaves no conntrack entry behind.
+    { name: 'pod-bridge-sources', base: { type: 'filter', hook: 'prerouting', priority: 'raw', policy: 'accept' }, rules: sources },
+    { name: 'pod-bridge-forward', base: { type: 'filter', hook: 'forward', priority: 'filter - 20', policy: 'accept' }, rules: destinations('forwarded') },
+    { name: 'pod-bridge-output', base: { type: 'filter', hook: 'output', priority: 'filter', policy: 'accept' }, rules: destinations('sent') },
+  ];
+}
