@@ -15,6 +15,8 @@ import type { AgentStatus } from './api/messages';
 import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
 import { clusterNodes, compileNodeState, type CompileConfig } from './compile/node-state';
+import { ensureBridgeNetfilter } from './dataplane/bridge-netfilter';
+import type { PolicyProblem } from './dataplane/policy-state';
 import type { OverlayController } from '../overlay/controller';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
@@ -37,9 +39,13 @@ export interface AgentOptions {
   health?: { host: string; port: number };
   log: Logger;
   metrics?: AgentMetrics;
+  /** How long a CNI registration waits for the pod's object (default 3 s). */
+  registerPodWaitMs?: number;
   /** Timings of the reconcile loop (tests shorten them). */
   reconcile?: Pick<ReconcilerOptions, 'coalesceMs' | 'initialRetryMs' | 'maxRetryMs' | 'resyncIntervalMs'>;
 }
+
+export const DEFAULT_REGISTER_POD_WAIT_MS = 3000;
 
 interface SourceState {
   source: ObjectSource;
@@ -59,6 +65,7 @@ export class Agent {
   private healthServer?: HealthServer;
   /** The overlay's last "no route" reasons, logged again only when they change. */
   private lastOverlaySkipped = '[]';
+  private lastPolicyProblems = '[]';
 
   private constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -85,10 +92,21 @@ export class Agent {
     });
   }
 
-  /** One sync: the rules through the backend, then the overlay's devices and routes. */
+  /**
+   * One sync: the pod bridge handing its traffic to netfilter, the rules through the backend,
+   * then the overlay's devices and routes.
+   */
   private async sync(): Promise<{ changes: number; rules: number }> {
     const { backend, overlay, nodeName } = this.options;
-    const outcome = await backend.apply(compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile));
+    const state = compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile);
+    this.reportPolicyProblems(state.policy?.problems ?? []);
+    let bridgeChanges = 0;
+    if (state.podBridge && (await ensureBridgeNetfilter(state.podBridge)) === 'turned-on') {
+      bridgeChanges = 1;
+      this.options.log.info({ bridge: state.podBridge }, 'pod bridge now hands its traffic to netfilter');
+    }
+    const applied = await backend.apply(state);
+    const outcome = { changes: applied.changes + bridgeChanges, rules: applied.rules };
     if (!overlay) return outcome;
     const { nodes, problems } = clusterNodes(this.cache, this.options.compile?.derive);
     const result = await overlay.sync(nodes, nodeName);
@@ -100,6 +118,31 @@ export class Agent {
     }
     if (result.changes > 0) this.options.log.info({ changes: result.changes, peers: result.peers }, 'overlay applied');
     return { changes: outcome.changes + result.changes, rules: outcome.rules };
+  }
+
+  /**
+   * A pod's policy depends on its labels, which come with its Pod object. The API server has
+   * it before the kubelet runs the CNI ADD, but this agent's watch may lag behind: a
+   * registration waits for it (bounded), so that the pod starts with its own policy. Without it
+   * the pod is isolated both ways until the object arrives (policy/ treats it so).
+   */
+  private async waitForPodObject(namespace: string, name: string): Promise<void> {
+    const deadline = Date.now() + (this.options.registerPodWaitMs ?? DEFAULT_REGISTER_POD_WAIT_MS);
+    while (!this.cache.get('Pod', name, namespace)) {
+      if (Date.now() >= deadline) {
+        this.options.log.warn({ pod: `${namespace}/${name}` }, 'pod registered before its Pod object arrived: isolated until it does');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Logs the policies that cannot be enforced, each time the list changes (not every sync). */
+  private reportPolicyProblems(problems: readonly PolicyProblem[]): void {
+    const text = JSON.stringify(problems);
+    if (text === this.lastPolicyProblems) return;
+    this.lastPolicyProblems = text;
+    for (const p of problems) this.options.log.warn({ policy: p.policy, reason: p.reason }, 'NetworkPolicy skipped');
   }
 
   /** Starts everything; throws (having undone what it started) when a part cannot start. */
@@ -125,8 +168,9 @@ export class Agent {
       socketPath: this.options.socketPath,
       endpoints: this.endpoints,
       status: () => this.status(),
-      afterEndpointChange: () => {
+      afterEndpointChange: async (registered) => {
         this.metrics.localEndpoints.set(this.endpoints.size);
+        if (registered) await this.waitForPodObject(registered.podNamespace, registered.podName);
         return this.reconciler.syncedAfterNow();
       },
     });

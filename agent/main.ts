@@ -46,6 +46,8 @@ async function main(): Promise<void> {
               nodeNetworkFile: options.nodeNetworkFile,
             }),
       compile: {
+        ...(options.podBridge ? { podBridge: options.podBridge } : {}),
+        networkPolicy: options.networkPolicy,
         ...(options.masquerade ? { masquerade: { clusterCidrs: options.clusterCidrs, serviceCidrs: options.serviceCidrs } } : {}),
         ...(options.underlayCidrs.length > 0 ? { derive: parseDeriveConfig(options.underlayCidrs, options.clusterCidrs, options.nodeCidrMaskSize) } : {}),
       },

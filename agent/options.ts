@@ -30,6 +30,9 @@ export interface AgentCliOptions {
   masquerade: boolean;
   underlayCidrs: string[];
   nodeCidrMaskSize: { 4: number; 6: number };
+  /** '' when the agent does not guard a pod bridge. */
+  podBridge: string;
+  networkPolicy: boolean;
 }
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
@@ -75,8 +78,14 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     .option('node-cidr-mask-size', { type: 'number', default: 24, describe: 'prefix length of derived IPv4 node subnets' })
     .option('node-cidr-mask-size-ipv6', { type: 'number', default: 64, describe: 'prefix length of derived IPv6 node subnets' })
     .option('masquerade', { type: 'boolean', default: true, describe: 'masquerade pod traffic to destinations outside the cluster ranges' })
+    .option('pod-bridge', {
+      type: 'string',
+      default: 'weft0',
+      describe: 'the bridge pods are attached to (weft-overlay\'s "bridge"): only known pods send and receive on it, and its traffic is filtered; "" for none',
+    })
+    .option('network-policy', { type: 'boolean', default: true, describe: 'enforce NetworkPolicy for this node\'s pods' })
     .check((a) => {
-      for (const name of [a['vxlan-device'], a['vxlan-device-v6']]) if (!IFNAME.test(name)) throw new Error(`invalid device name ${JSON.stringify(name)}`);
+      for (const name of [a['vxlan-device'], a['vxlan-device-v6'], ...(a['pod-bridge'] ? [a['pod-bridge']] : [])]) if (!IFNAME.test(name)) throw new Error(`invalid device name ${JSON.stringify(name)}`);
       if (!Number.isInteger(a.vni) || a.vni < 0 || a.vni > 0xffffff) throw new Error('--vni must be an integer from 0 to 16777215');
       if (!Number.isInteger(a['vxlan-port']) || a['vxlan-port'] < 1 || a['vxlan-port'] > 65535) throw new Error('--vxlan-port must be a port number');
       for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr']), ...cidrList(a['underlay-cidr'])]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
@@ -116,6 +125,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     masquerade: parsed.masquerade,
     underlayCidrs: cidrList(parsed['underlay-cidr']).map((c) => canonicalCidr(c)!),
     nodeCidrMaskSize: { 4: parsed['node-cidr-mask-size'], 6: parsed['node-cidr-mask-size-ipv6'] },
+    podBridge: parsed['pod-bridge'],
+    networkPolicy: parsed['network-policy'],
   };
 }
 

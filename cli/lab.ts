@@ -11,6 +11,7 @@ import { execIn, findPod, nodeRows, openLab, podRows, serviceRows } from '../lab
 import { stateRoot } from '../lab/cluster/names';
 import { probeMatrix, type ProbeMatrix } from '../lab/cluster/probe';
 import { DEFAULT_PORTS, labUp } from '../lab/cluster/up';
+import type { AgentBackend } from '../lab/cluster/state';
 import type { OverlayMode } from '../overlay/mtu';
 import { labelsText, OUTPUT_CHOICES, printJson, table, UsageError, type OutputFormat } from './output';
 
@@ -39,7 +40,7 @@ function parsePorts(text: string): number[] {
 
 const ms = (n: number) => `${(n / 1000).toFixed(2)} s`;
 
-async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: string; 'agent-timeout': number; overlay: OverlayMode }): Promise<void> {
+async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: string; 'agent-timeout': number; overlay: OverlayMode; backend: AgentBackend }): Promise<void> {
   const progress = a.output === 'json' ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   const { state, timings } = await labUp({
     name: a.name,
@@ -48,6 +49,7 @@ async function up(a: LabArgs & { nodes: number; 'pods-per-node': number; ports: 
     podsPerNode: a['pods-per-node'],
     ports: parsePorts(a.ports),
     overlay: a.overlay,
+    backend: a.backend,
     agentTimeoutMs: a['agent-timeout'] * 1000,
     progress,
   });
@@ -242,7 +244,8 @@ export function labCommand(y: Argv): Argv {
             .option('pods-per-node', { type: 'number', default: 2, describe: 'default pods per node (default/pod-<node>-<i>, label app=web)' })
             .option('ports', { type: 'string', default: DEFAULT_PORTS.join(','), describe: 'ports pods serve on TCP and UDP when they declare none' })
             .option('agent-timeout', { type: 'number', default: 30, describe: 'seconds to wait for each agent to be ready' })
-            .option('overlay', { choices: ['vxlan', 'host-gw', 'hybrid'] as const, default: 'vxlan' as const, describe: 'how the agents route between nodes (the nodes share one L2 segment, so hybrid routes directly)' }),
+            .option('overlay', { choices: ['vxlan', 'host-gw', 'hybrid'] as const, default: 'vxlan' as const, describe: 'how the agents route between nodes (the nodes share one L2 segment, so hybrid routes directly)' })
+            .option('backend', { choices: ['nftables', 'iptables'] as const, default: 'nftables' as const, describe: 'how the agents write their rules (weft-agent --backend)' }),
         (a) => up(a),
       )
       .command(

@@ -18,7 +18,7 @@ export interface AgentApiOptions {
    * promise settles (the agent resolves it once the change is in the kernel). Rejecting answers
    * UNAVAILABLE, which a CNI plugin reports as "try again later".
    */
-  afterEndpointChange?: () => Promise<void>;
+  afterEndpointChange?: (registered?: { podNamespace: string; podName: string }) => Promise<void>;
 }
 
 export interface AgentApi {
@@ -32,9 +32,9 @@ function invalid(message: string): Partial<grpc.StatusObject> {
 
 export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi> {
   const { socketPath, endpoints } = options;
-  const answerAfterChange = (done: grpc.sendUnaryData<object>) => {
+  const answerAfterChange = (done: grpc.sendUnaryData<object>, registered?: { podNamespace: string; podName: string }) => {
     if (!options.afterEndpointChange) return done(null, {});
-    options.afterEndpointChange().then(
+    options.afterEndpointChange(registered).then(
       () => done(null, {}),
       (err: Error) => done({ code: grpc.status.UNAVAILABLE, details: `not applied yet: ${err.message}` }),
     );
@@ -50,7 +50,7 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
         return;
       }
       endpoints.register({ podNamespace: e.podNamespace, podName: e.podName, containerId: e.containerId, interface: e.interface, addresses: [...e.addresses] });
-      answerAfterChange(done);
+      answerAfterChange(done, { podNamespace: e.podNamespace, podName: e.podName });
     },
     UnregisterEndpoint: (call: grpc.ServerUnaryCall<{ containerId: string; interface: string }, object>, done: grpc.sendUnaryData<object>) => {
       if (endpoints.unregister(call.request.containerId, call.request.interface)) answerAfterChange(done);

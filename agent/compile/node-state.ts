@@ -10,8 +10,13 @@ import { compileLocalPods } from './local-pods';
 import { withDerivedPodCidrs, type DeriveConfig } from '../../overlay/derive';
 import { clusterNodeOf, type ClusterNode } from '../../overlay/nodes';
 import { compileMasquerade, type MasqueradeConfig } from './masquerade';
+import { compileNodePolicyFromCache } from './policy';
 
 export interface CompileConfig {
+  /** The bridge this node's pods are attached to, guarded by the backend; none when absent. */
+  podBridge?: string;
+  /** Enforce NetworkPolicy for this node's pods. */
+  networkPolicy?: boolean;
   /** Masquerade pod traffic leaving the cluster; none when absent. */
   masquerade?: MasqueradeConfig;
   /** Derive pod subnets for Nodes without spec.podCIDRs; none when absent. */
@@ -26,5 +31,13 @@ export function clusterNodes(cache: ObjectCache, derive: DeriveConfig | undefine
 
 export function compileNodeState(cache: ObjectCache, endpoints: readonly LocalEndpoint[], nodeName: string, config: CompileConfig = {}): NodeState {
   const masquerade = config.masquerade ? compileMasquerade(clusterNodes(cache, config.derive).nodes, nodeName, config.masquerade) : undefined;
-  return { nodeName, localPods: compileLocalPods(cache, endpoints, nodeName), ...(masquerade ? { masquerade } : {}) };
+  const localPods = compileLocalPods(cache, endpoints, nodeName);
+  const policy = config.networkPolicy ? compileNodePolicyFromCache(cache, localPods, nodeName) : undefined;
+  return {
+    nodeName,
+    localPods,
+    ...(masquerade ? { masquerade } : {}),
+    ...(config.podBridge ? { podBridge: config.podBridge } : {}),
+    ...(policy ? { policy } : {}),
+  };
 }

@@ -13,8 +13,21 @@
 import type { AttachmentRequest, CniPlugin } from '../plugin';
 import { CniError, ErrorCode, type Result } from '../types';
 
-/** The agent must answer within this, or the ADD fails with "try again later". */
+/**
+ * The agent must answer within this (or the configuration's `"agentTimeoutMs"`), or the ADD
+ * fails with "try again later".
+ */
 const REGISTER_TIMEOUT_MS = 10_000;
+const MAX_REGISTER_TIMEOUT_MS = 120_000;
+
+function registerTimeoutOf(req: AttachmentRequest): number {
+  const value = req.config.agentTimeoutMs;
+  if (value === undefined || value === null) return REGISTER_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_REGISTER_TIMEOUT_MS) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `agentTimeoutMs must be an integer from 1 to ${MAX_REGISTER_TIMEOUT_MS}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
 const UNREGISTER_TIMEOUT_MS = 2_000;
 
 function agentSocketOf(req: AttachmentRequest): string | undefined {
@@ -38,6 +51,7 @@ export function withAgentRegistration(plugin: CniPlugin): CniPlugin {
     name: plugin.name,
     async add(req: AttachmentRequest): Promise<Result> {
       const socket = agentSocketOf(req);
+      const timeoutMs = registerTimeoutOf(req);
       const result = await plugin.add(req);
       if (!socket) return result;
       const podNamespace = req.args.get('K8S_POD_NAMESPACE');
@@ -46,7 +60,7 @@ export function withAgentRegistration(plugin: CniPlugin): CniPlugin {
       if (!podNamespace || !podName) return result;
       let agent: Awaited<ReturnType<typeof client>> | undefined;
       try {
-        agent = await client(socket, REGISTER_TIMEOUT_MS);
+        agent = await client(socket, timeoutMs);
         await agent.registerEndpoint({ podNamespace, podName, containerId: req.containerId, interface: req.ifName, addresses: (result.ips ?? []).map((ip) => ip.address) });
       } catch (err) {
         await plugin.del(req).catch(() => undefined);

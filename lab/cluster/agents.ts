@@ -10,7 +10,7 @@ import type { OverlayMode } from '../../overlay/mtu';
 import { tailOf } from './files';
 import { CLUSTER_CIDRS, NODE_NETWORK_FILENAME, nodePaths, SERVICE_CIDR_V4 } from './names';
 import { isOurs, spawnDetachedIn } from './processes';
-import type { AgentRecord, NodeRecord } from './state';
+import type { AgentBackend, AgentRecord, NodeRecord } from './state';
 
 /** dist/lab/cluster -> dist/agent/main.js */
 export const AGENT_MAIN = path.join(__dirname, '..', '..', 'agent', 'main.js');
@@ -22,7 +22,14 @@ export const AGENT_HEALTH_LISTEN = '127.0.0.1:9764';
  * VXLAN overlay between the nodes (the agent's default mode), and the cluster's ranges, which
  * are never masqueraded.
  */
-export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord, 'socket' | 'cniSocket' | 'healthListen'>, logLevel = 'info', overlay: OverlayMode = 'vxlan'): string[] {
+export function agentArgs(
+  node: string,
+  manifests: string,
+  rec: Pick<AgentRecord, 'socket' | 'cniSocket' | 'healthListen'>,
+  logLevel = 'info',
+  overlay: OverlayMode = 'vxlan',
+  backend: AgentBackend = 'nftables',
+): string[] {
   const nodeNetwork = path.join(path.dirname(rec.socket), NODE_NETWORK_FILENAME);
   return [
     AGENT_MAIN,
@@ -31,7 +38,7 @@ export function agentArgs(node: string, manifests: string, rec: Pick<AgentRecord
     '--manifests', manifests,
     '--socket', rec.socket,
     '--cni-socket', rec.cniSocket,
-    '--backend', 'nftables',
+    '--backend', backend,
     '--health-listen', rec.healthListen,
     '--node-network-file', nodeNetwork,
     '--overlay', overlay,
@@ -50,14 +57,14 @@ export interface StartedAgent {
   exited: Promise<number | null>;
 }
 
-export function startAgent(labDir: string, manifests: string, node: NodeRecord, overlay: OverlayMode = 'vxlan'): StartedAgent {
+export function startAgent(labDir: string, manifests: string, node: NodeRecord, overlay: OverlayMode = 'vxlan', backend: AgentBackend = 'nftables'): StartedAgent {
   if (!fs.existsSync(AGENT_MAIN)) throw new Error(`weft-agent is not built (${AGENT_MAIN} is missing): run npm run build`);
   const p = nodePaths(labDir, node.name);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   const record = { pid: 0, socket: p.agentSocket, cniSocket: p.cniSocket, log: p.agentLog, healthListen: AGENT_HEALTH_LISTEN };
   const log = fs.openSync(p.agentLog, 'a', 0o600);
   try {
-    const child = spawnDetachedIn(node.netns, process.execPath, agentArgs(node.name, manifests, record, 'info', overlay), ['ignore', log, log]);
+    const child = spawnDetachedIn(node.netns, process.execPath, agentArgs(node.name, manifests, record, 'info', overlay, backend), ['ignore', log, log]);
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(null));

@@ -201,6 +201,7 @@ async function execApply(paths: LabPaths, state: LabState, plan: Plan): Promise<
     );
   } catch (err) {
     await bounded(created.map((p) => () => detachPod(paths.dir, state, p, true)), ATTACH_CONCURRENCY);
+    for (const p of created) deleteObject(paths.manifests, p.object);
     saveState(paths, state);
     throw new Error(`${(err as Error).message}; nothing applied`, { cause: err });
   }

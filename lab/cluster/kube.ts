@@ -1,7 +1,7 @@
 /**
  * Kubernetes objects as the control plane and a kubelet would write them for the lab: Nodes with
  * their pod CIDRs and addresses, Namespaces with the kubernetes.io/metadata.name label the API
- * server adds, Pods with spec.nodeName and a Running status. Pure functions.
+ * server adds, Pods bound to a node (Pending), then Running with their addresses. Pure functions.
  */
 import crypto from 'node:crypto';
 import type { KubeObject } from '../../agent/objects';
@@ -57,14 +57,25 @@ export function defaultPodSpec(ports: number[]): Record<string, unknown> {
   return { containers: [{ name: 'server', image: 'weft-lab/pod-server', ports: containerPorts }] };
 }
 
-/** The Pod as the kubelet reports it once its sandbox has a network: nodeName, IPs, Running. */
-export function runningPod(obj: KubeObject, uid: string, node: NodeRecord, ips: string[]): KubeObject {
+/**
+ * The Pod as it is once the scheduler has bound it and before its sandbox has a network: what
+ * the node's agent sees when the CNI ADD registers the pod (its labels decide its policy).
+ */
+export function scheduledPod(obj: KubeObject, uid: string, node: NodeRecord): KubeObject {
   return {
     ...obj,
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { ...obj.metadata, uid },
     spec: { ...(obj.spec ?? {}), nodeName: node.name },
+    status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] },
+  };
+}
+
+/** The Pod as the kubelet reports it once its sandbox has a network: nodeName, IPs, Running. */
+export function runningPod(obj: KubeObject, uid: string, node: NodeRecord, ips: string[]): KubeObject {
+  return {
+    ...scheduledPod(obj, uid, node),
     status: {
       phase: 'Running',
       hostIP: node.underlay.v4,

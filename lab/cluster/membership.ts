@@ -77,7 +77,7 @@ export async function labAddNode(o: AddNodeOptions): Promise<AddedNode> {
     try {
       writeConflist(paths.dir, node);
       writeObject(paths.manifests, nodeObject(node));
-      const agent = startAgent(paths.dir, paths.manifests, node, state.options.overlay);
+      const agent = startAgent(paths.dir, paths.manifests, node, state.options.overlay, state.options.backend);
       node.agent = agent.record;
       await waitAgentReady(node.name, agent, o.agentTimeoutMs);
       await bounded(
@@ -89,6 +89,7 @@ export async function labAddNode(o: AddNodeOptions): Promise<AddedNode> {
       );
     } catch (err) {
       await bounded(created.map((p) => () => detachPod(paths.dir, state, p, true)), ATTACH_CONCURRENCY);
+      for (const p of created) deleteObject(paths.manifests, p.object);
       deleteObject(paths.manifests, nodeObject(node));
       await removeMachine(paths, node);
       state.nodes.pop();

@@ -15,8 +15,9 @@ import { DEFAULT_CNI_PATH, runCni, SHIM_BIN_DIR, type CniOutcome } from '../cni-
 import { pluginConfig, type NetworkConfigList } from '../conflist';
 import { agentAlive } from './agents';
 import { tailOf, writeFileAtomic } from './files';
-import { runningPod } from './kube';
-import { nodePaths, podNetnsName, podPaths } from './names';
+import { runningPod, scheduledPod } from './kube';
+import { deleteObject, writeObject } from './manifests';
+import { labPaths, nodePaths, podNetnsName, podPaths } from './names';
 import { isOurs, spawnDetachedIn, stopRecorded } from './processes';
 import type { LabState, NodeRecord, PodRecord, ServedPorts } from './state';
 
@@ -166,6 +167,10 @@ export async function attachPod(labDir: string, state: LabState, want: PodToAtta
     name,
     uid,
   };
+  // Bound to its node before the sandbox gets a network, as in Kubernetes: the node's agent
+  // knows the pod's labels when the ADD registers it, so its policy is in force from the start.
+  const manifests = labPaths(path.dirname(labDir), state.name).manifests;
+  writeObject(manifests, scheduledPod(want.object, uid, want.node));
   const netnsPath = createNamedNetns(att.netns);
   att.netns = netnsPath;
   let added: Record<string, unknown> | undefined;
@@ -203,6 +208,7 @@ export async function attachPod(labDir: string, state: LabState, want: PodToAtta
     if (added) await runList(labDir, 'DEL', att, added).catch(() => undefined);
     deleteNamedNetns(netnsPath);
     fs.rmSync(podPaths(labDir, number).dir, { recursive: true, force: true });
+    deleteObject(manifests, want.object);
     throw err;
   }
 }

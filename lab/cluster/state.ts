@@ -56,6 +56,8 @@ export interface PodRecord {
 
 import type { OverlayMode } from '../../overlay/mtu';
 
+export type AgentBackend = 'nftables' | 'iptables';
+
 export interface LabOptions {
   nodes: number;
   podsPerNode: number;
@@ -63,6 +65,8 @@ export interface LabOptions {
   ports: number[];
   /** How the agents route between nodes (weft-agent --overlay); vxlan when absent. */
   overlay?: OverlayMode;
+  /** How the agents write their rules (weft-agent --backend); nftables when absent. */
+  backend?: AgentBackend;
 }
 
 export interface LabState {

@@ -17,7 +17,7 @@ import { writeObject } from './manifests';
 import { checkSocketPaths, isLabNetns, labPaths, MAX_NODES, MAX_PODS_PER_NODE, validateLabName } from './names';
 import { createNode, createUnderlay } from './nodes';
 import { attachPod, writeConflist } from './pods';
-import { saveState, sortPods, STATE_VERSION, type LabState, type NodeRecord } from './state';
+import { saveState, sortPods, STATE_VERSION, type AgentBackend, type LabState, type NodeRecord } from './state';
 
 export interface UpOptions {
   name: string;
@@ -28,6 +28,8 @@ export interface UpOptions {
   ports: number[];
   /** How the agents route between nodes; vxlan by default. */
   overlay?: OverlayMode;
+  /** How the agents write their rules; nftables by default. */
+  backend?: AgentBackend;
   agentTimeoutMs?: number;
   /** Progress lines for people. */
   progress?: (line: string) => void;
@@ -49,6 +51,7 @@ function checkOptions(o: UpOptions): void {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_NODES) throw new Error(`--nodes must be from 1 to ${MAX_NODES}`);
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 0 || o.podsPerNode > MAX_PODS_PER_NODE) throw new Error(`--pods-per-node must be from 0 to ${MAX_PODS_PER_NODE}`);
   if (o.ports.length === 0 || o.ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) throw new Error('--ports must be port numbers from 1 to 65535');
+  if (o.backend !== undefined && o.backend !== 'nftables' && o.backend !== 'iptables') throw new Error('--backend must be nftables or iptables');
 }
 
 export function defaultPod(nodeIndex: number, i: number, ports: number[]): KubeObject {
@@ -74,7 +77,7 @@ export async function labUp(o: UpOptions): Promise<{ state: LabState; timings: U
       name: o.name,
       phase: 'creating',
       createdAt: new Date().toISOString(),
-      options: { nodes: o.nodes, podsPerNode: o.podsPerNode, ports: o.ports, overlay: o.overlay ?? 'vxlan' },
+      options: { nodes: o.nodes, podsPerNode: o.podsPerNode, ports: o.ports, overlay: o.overlay ?? 'vxlan', backend: o.backend ?? 'nftables' },
       underlayNetns: '',
       nodes: [],
       pods: [],
@@ -93,7 +96,7 @@ export async function labUp(o: UpOptions): Promise<{ state: LabState; timings: U
       const t1 = performance.now();
       say(`${o.nodes} node(s) created on underlay 192.0.2.0/24 (${(t1 - t0).toFixed(0)} ms)`);
 
-      const agents = state.nodes.map((node) => startAgent(paths.dir, paths.manifests, node, o.overlay));
+      const agents = state.nodes.map((node) => startAgent(paths.dir, paths.manifests, node, o.overlay, o.backend));
       state.nodes.forEach((node, i) => (node.agent = agents[i].record));
       saveState(paths, state);
       await Promise.all(state.nodes.map((node, i) => waitAgentReady(node.name, agents[i], o.agentTimeoutMs)));

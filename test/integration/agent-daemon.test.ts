@@ -81,8 +81,8 @@ test('programs the node from manifests, follows changes, reports status, health 
   let rs = await nft.listRuleset(W);
   t.deepEqual(elements(rs, 'local-pods-v4'), ['10.244.1.2 default/a']);
   t.deepEqual(elements(rs, 'local-pods-v6'), ['fd00:10:244:1::2 default/a']);
-  // No Node object for n1, so nothing to masquerade: no chain is hooked in.
-  t.deepEqual(rs?.chains, []);
+  // No Node object for n1, so nothing to masquerade, and no policy: only the pod bridge's guard is hooked in.
+  t.deepEqual(rs?.chains.map((c) => c.name).sort(), ['pod-bridge-forward', 'pod-bridge-output', 'pod-bridge-sources']);
 
   fs.writeFileSync(path.join(s.manifests, 'c.yaml'), podYaml('c', 'n1', ['10.244.1.3']));
   rs = await eventually('pod c in the set', async () => {
@@ -96,7 +96,8 @@ test('programs the node from manifests, follows changes, reports status, health 
   t.deepEqual(await httpGet(s.ns, '/healthz'), { status: 200, body: 'ok\n' });
   t.deepEqual(await httpGet(s.ns, '/readyz'), { status: 200, body: 'ok\n' });
   const metrics = (await httpGet(s.ns, '/metrics')).body;
-  t.is(metric(metrics, 'weft_rules'), 1);
+  // One pod address, and the guard's 7 rules (3 for sources, 2 forwarded, 2 sent).
+  t.is(metric(metrics, 'weft_rules'), 8);
   t.is(metric(metrics, 'weft_objects_skipped_total'), 1);
   t.true((metric(metrics, 'weft_sync_duration_seconds_count') ?? 0) >= 3);
   t.is(metric(metrics, 'weft_sync_errors_total'), 0);

@@ -113,6 +113,10 @@ async function addPod(t: ExecutionContext, c: Cluster, nodeName: string, pod: st
     agentSocket: node.socket,
     ipam: { dataDir: path.join(c.dir, nodeName, 'ipam') },
   };
+  // Bound to the node before its sandbox gets a network, as the scheduler does: the agent
+  // waits for the object when the ADD registers the pod (its labels decide its policy).
+  const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace: 'default', labels: { name: pod } }, spec: { nodeName, containers: [{ name: 'c', image: 'x' }] }, status: { phase: 'Pending' } };
+  fs.writeFileSync(path.join(c.manifests, `pod-${pod}.json`), JSON.stringify(object));
   const inv = { hostNetns: node.ns, plugin: 'weft-overlay', config, containerId: `ctr-${pod}`, netns: ns, ifName: 'eth0', args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod }, cniPath: [SHIM_BIN_DIR], env: { WEFT_CNI_SOCKET: node.cniSocket } };
   const { json } = await runCniOk({ ...inv, command: 'ADD' });
   t.teardown(async () => void (await runCniOk({ ...inv, command: 'DEL', config: { ...config, prevResult: json } }).catch(() => undefined)));
