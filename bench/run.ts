@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -13,6 +13,7 @@ import { pluginPath } from '../lab/cni-exec';
 import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
 import { benchOverlayPaths } from './overlay-paths';
+import { benchPolicyCompile } from './policy-compile';
 import { benchIpam } from './cni-ipam';
 import { benchLabUp } from './lab-up';
 import { benchSeaStartup } from './sea-startup';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     if (!only || only === 'lab') await benchLabUp(option('runs') ? runs : 3);
     if (!only || only === 'agent') await benchAgentScale(ns);
     if (!only || only === 'overlay') await benchOverlayPaths(option('runs') ? runs : 7);
+    if (!only || only === 'policy') await benchPolicyCompile(option('runs') ? runs : 20);
   } finally {
     cleanup();
   }

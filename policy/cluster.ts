@@ -27,6 +27,8 @@ export interface PodRecord {
   addresses: PodAddress[];
   /** Named container ports: `${name}/${protocol}` to the port numbers, sorted. */
   namedPorts: ReadonlyMap<string, number[]>;
+  /** The keys of namedPorts, for scanning without an iterator. */
+  namedPortKeys: readonly string[];
 }
 
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
@@ -66,6 +68,7 @@ function distil(pod: PolicyPod): PodRecord {
     const text = formatIp(a.family, a.value);
     addresses.set(text, { family: a.family, value: a.value, text });
   }
+  const namedPorts = namedPortsOf(pod);
   const finished = pod.phase !== undefined && FINISHED_PHASES.has(pod.phase);
   return {
     id: `${pod.namespace}/${pod.name}`,
@@ -76,7 +79,8 @@ function distil(pod: PolicyPod): PodRecord {
     // Unknown pods are endpoints too: they are isolated, which is what makes them safe.
     endpoint: pod.labels === null || (pod.hostNetwork !== true && !finished),
     addresses: [...addresses.values()],
-    namedPorts: namedPortsOf(pod),
+    namedPorts,
+    namedPortKeys: [...namedPorts.keys()],
   };
 }
 

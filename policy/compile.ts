@@ -21,8 +21,8 @@
 import crypto from 'node:crypto';
 import type { Allowance, DirectionPolicy, NodePolicy, PeerClass, PortRange } from '../agent/dataplane/policy-state';
 import { compareBigInt, maxAddress, rangeToCidrs, type AddressRange, type Family } from './address';
-import type { PodAddress, PodRecord } from './cluster';
-import { ClusterIndex } from './index';
+import { namedPortKey, type PodAddress, type PodRecord } from './cluster';
+import { ClusterIndex } from './cluster-index';
 import type { PolicyInput } from './input';
 import { parsePolicies, type Direction, type ParsedPolicy, type Peer, type PortEntry } from './parse';
 import { normalizePortRanges, resolvePorts } from './ports';
@@ -122,7 +122,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
   if (egress) {
     for (const g of grants) {
       if (!g.peers || !g.ports) continue;
-      for (const e of g.ports) if (e.kind === 'named') for (const p of g.peers) p.names.add(`${e.name}/${e.protocol}`);
+      for (const e of g.ports) if (e.kind === 'named') for (const p of g.peers) p.names.add(namedPortKey(e.name, e.protocol));
     }
   }
 
@@ -224,11 +224,8 @@ function buildClasses(direction: Direction, peers: readonly PeerInfo[], index: C
     const names = new Set<string>();
     for (const info of peers) for (const n of info.names) names.add(n);
     if (names.size > 0) {
-      for (const pod of index.pods) {
-        if (pod.labels === null || !pod.endpoint || pod.namedPorts.size === 0) continue;
-        let relevant = false;
-        for (const key of pod.namedPorts.keys()) if (names.has(key)) relevant = true;
-        if (relevant) for (const a of pod.addresses) pointAt(a);
+      for (const pod of index.podsWithNamedPorts) {
+        if (pod.namedPortKeys.some((key) => names.has(key))) for (const a of pod.addresses) pointAt(a);
       }
     }
   }

@@ -5,7 +5,7 @@
  * `weftctl policy explain` reports. Cluster-wide: it does not care which node enforces what.
  */
 import { parseIp, type Family } from './address';
-import { namespaceLabels, podRecordOf, type PodRecord } from './cluster';
+import { namedPortKey, namespaceLabels, podRecordOf, type PodRecord } from './cluster';
 import type { PolicyInput } from './input';
 import { parsePolicies, type Direction, type ParsedPolicy, type Peer, type PortEntry } from './parse';
 import { selectorMatches } from './selector';
@@ -134,6 +134,6 @@ function portMatches(entries: readonly PortEntry[] | null, protocol: string, por
     if (e.protocol !== protocol) return false;
     if (e.kind === 'all') return true;
     if (e.kind === 'range') return e.first <= port && port <= e.last;
-    return (named(`${e.name}/${e.protocol}`) ?? []).includes(port);
+    return (named(namedPortKey(e.name, e.protocol)) ?? []).includes(port);
   });
 }

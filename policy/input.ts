@@ -37,6 +37,12 @@ export interface PolicyPod {
   containerPorts: readonly ContainerPort[];
 }
 
+/**
+ * Pods and policy objects are read as immutable: each is distilled once and remembered by
+ * identity (the agent's cache replaces an object when it changes, never edits it), so that a
+ * recompile after one change does not redo the work for every object. Pass a new object for a
+ * changed pod or policy.
+ */
 export interface PolicyInput {
   namespaces: readonly PolicyNamespace[];
   /** Every pod of the cluster (peers can be anywhere), local ones with nodeName set. */

@@ -8,8 +8,8 @@
  * Also: the structure a backend relies on (sorted, disjoint, minimal), and the same result for
  * the same cluster listed in another order.
  *
- * Seeded: a failure names its seed. POLICY_SEED=<n> runs that one cluster only;
- * POLICY_CLUSTERS=<n> changes how many are generated.
+ * Seeded: a failure names its seed. POLICY_SEED=<n> (POLICY_BIG_SEED=<n> for the big ones) runs
+ * that one cluster only; POLICY_CLUSTERS=<n> changes how many small ones are generated.
  */
 import test from 'ava';
 import type { DirectionPolicy, NodePolicy, PortRange } from '../../agent/dataplane/policy-state';
@@ -138,8 +138,12 @@ function spoil(rng: Rng, spec: Record<string, unknown>): void {
   else spec.ingress = [{ ports: [{ port: 0 }] }];
 }
 
-function randomCluster(rng: Rng): PolicyInput {
-  const nsNames = Array.from({ length: rng.int(2, 4) }, (_, i) => `ns${i}`);
+/**
+ * A small cluster (a few namespaces, up to 16 pods), or a big one: one or two namespaces of
+ * 90-150 pods, large enough for the compiler's label index (small namespaces are scanned).
+ */
+function randomCluster(rng: Rng, big = false): PolicyInput {
+  const nsNames = Array.from({ length: big ? rng.int(1, 2) : rng.int(2, 4) }, (_, i) => `ns${i}`);
   const namespaces = nsNames
     .filter(() => rng.chance(0.85)) // some namespaces have no object (yet)
     .map((name) => {
@@ -147,10 +151,10 @@ function randomCluster(rng: Rng): PolicyInput {
       if (rng.chance(0.5)) labels['kubernetes.io/metadata.name'] = name;
       return { name, labels };
     });
-  const free4 = rng.shuffle(Array.from({ length: 32 }, (_, i) => i));
-  const free6 = rng.shuffle(Array.from({ length: 32 }, (_, i) => i));
+  const free4 = rng.shuffle(Array.from({ length: big ? 256 : 32 }, (_, i) => i));
+  const free6 = rng.shuffle(Array.from({ length: big ? 256 : 32 }, (_, i) => i));
   const pods: PolicyPod[] = [];
-  for (let i = rng.int(5, 16); i > 0; i--) {
+  for (let i = big ? rng.int(90, 150) : rng.int(5, 16); i > 0; i--) {
     const nodeName = rng.chance(0.55) ? 'n1' : 'n2';
     const kind = rng.next();
     const containerPorts: ContainerPort[] = Array.from({ length: rng.int(0, 3) }, () => ({
@@ -261,9 +265,9 @@ function addressesOf(input: PolicyInput, rng: Rng): string[] {
   return [...out];
 }
 
-function compareCluster(seed: number): { checks: number; failures: string[] } {
+function compareCluster(seed: number, big = false): { checks: number; failures: string[] } {
   const rng = prng(seed);
-  const input = randomCluster(rng);
+  const input = randomCluster(rng, big);
   const compiled = compileNodePolicy(input, NODE);
   const evaluator = new PolicyEvaluator(input);
   const failures: string[] = [];
@@ -279,9 +283,9 @@ function compareCluster(seed: number): { checks: number; failures: string[] } {
   const peers = addressesOf(input, rng);
   let checks = 0;
   for (const localIp of local) {
-    for (const peerIp of peers) {
+    for (const peerIp of big ? rng.shuffle(peers).slice(0, 25) : peers) {
       if (parseIp(peerIp)!.family !== parseIp(localIp)!.family) continue; // no such packet
-      for (let k = 0; k < 4; k++) {
+      for (let k = 0; k < 3; k++) {
         const protocol = rng.pick(['tcp', 'tcp', 'udp', 'sctp', 'icmp']);
         const port = protocol === 'icmp' ? undefined : rng.chance(0.85) ? rng.pick(PROBE_PORTS) : rng.int(1, 65535);
         for (const direction of ['ingress', 'egress'] as const) {
@@ -308,13 +312,13 @@ function compareCluster(seed: number): { checks: number; failures: string[] } {
   return { checks, failures };
 }
 
-function dump(seed: number, policy: NodePolicy): string {
-  return JSON.stringify({ input: randomCluster(prng(seed)), compiled: policy }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1);
+function dump(seed: number, big: boolean, policy: NodePolicy): string {
+  return JSON.stringify({ input: randomCluster(prng(seed), big), compiled: policy }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 1);
 }
 
 test('class lookup agrees with the reference evaluator on random clusters', (t) => {
   const only = process.env.POLICY_SEED;
-  const seeds = only ? [Number(only)] : Array.from({ length: Number(process.env.POLICY_CLUSTERS ?? 400) }, (_, i) => 1000 + i);
+  const seeds = only ? [Number(only)] : Array.from({ length: Number(process.env.POLICY_CLUSTERS ?? 300) }, (_, i) => 1000 + i);
   let checks = 0;
   let isolatedSeen = 0;
   const failures: string[] = [];
@@ -325,10 +329,29 @@ test('class lookup agrees with the reference evaluator on random clusters', (t) 
     if (compileNodePolicy(randomCluster(prng(seed)), NODE).ingress.classes.length > 0) isolatedSeen++;
     if (failures.length >= 10) break;
   }
-  if (failures.length > 0 && only) t.log(dump(Number(only), compileNodePolicy(randomCluster(prng(Number(only))), NODE)));
+  if (failures.length > 0 && only) t.log(dump(Number(only), false, compileNodePolicy(randomCluster(prng(Number(only))), NODE)));
   t.deepEqual(failures, [], `reproduce one with POLICY_SEED=<seed>`);
   t.log(`${seeds.length} clusters, ${checks} packets compared; ${isolatedSeen} clusters had ingress classes`);
   // The generator must exercise the interesting cases, or agreement means little.
-  t.true(checks > 50_000);
-  t.true(isolatedSeen > seeds.length / 3);
+  if (!only) {
+    t.true(checks > 100_000);
+    t.true(isolatedSeen > seeds.length / 3);
+  }
+});
+
+test('the same on big namespaces (the label index path)', (t) => {
+  const only = process.env.POLICY_BIG_SEED;
+  const seeds = only ? [Number(only)] : Array.from({ length: 12 }, (_, i) => 5000 + i);
+  let checks = 0;
+  const failures: string[] = [];
+  for (const seed of seeds) {
+    const result = compareCluster(seed, true);
+    checks += result.checks;
+    failures.push(...result.failures);
+    if (failures.length >= 10) break;
+  }
+  if (failures.length > 0 && only) t.log(dump(Number(only), true, compileNodePolicy(randomCluster(prng(Number(only)), true), NODE)));
+  t.deepEqual(failures, [], 'reproduce one with POLICY_BIG_SEED=<seed>');
+  t.log(`${seeds.length} big clusters, ${checks} packets compared`);
+  if (!only) t.true(checks > 20_000);
 });

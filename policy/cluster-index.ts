@@ -13,6 +13,8 @@ const EMPTY: readonly PodRecord[] = [];
 
 export class ClusterIndex {
   readonly pods: PodRecord[];
+  /** Known endpoint pods with addresses and named ports: where an egress named port can resolve. */
+  readonly podsWithNamedPorts: PodRecord[] = [];
   private readonly nsLabels: Map<string, Readonly<Record<string, string>> | null>;
   private readonly peersByNamespace = new Map<string, PodRecord[]>();
   /** Per namespace, built when first needed: label "key\0value" to pods. */
@@ -29,6 +31,7 @@ export class ClusterIndex {
       for (const a of pod.addresses) push(this.byAddress, a.text, pod);
       if (pod.labels === null) continue;
       push(this.peersByNamespace, pod.namespace, pod);
+      if (pod.namedPortKeys.length > 0) this.podsWithNamedPorts.push(pod);
     }
   }
 
