@@ -134,7 +134,8 @@ async function bulkTransfer(clientNs: string, serverNs: string, address: string,
   const serverSrc = `const net=require('net');const buf=Buffer.alloc(${bytes},120);const srv=net.createServer((s)=>{s.end(buf);srv.close();}).listen(9000,'0.0.0.0');setTimeout(()=>process.exit(1),8000).unref();`;
   const server = runIn(serverNs, process.execPath, ['-e', serverSrc], 10_000);
   await new Promise((r) => setTimeout(r, 300));
-  const clientSrc = `const net=require('net');let n=0;const s=net.connect(9000,process.argv[1]);s.on('data',(d)=>n+=d.length);s.on('end',()=>{process.stdout.write(String(n));process.exit(0)});s.setTimeout(5000,()=>{process.stdout.write(String(n));process.exit(1)});`;
+  // Retries while the server is not listening yet (its process starts slowly on a loaded machine).
+  const clientSrc = `const net=require('net');let n=0;const go=(left)=>{const s=net.connect(9000,process.argv[1]);s.on('data',(d)=>n+=d.length);s.on('end',()=>{process.stdout.write(String(n));process.exit(0)});s.on('error',(e)=>{if(e.code==='ECONNREFUSED'&&left>0&&n===0)setTimeout(()=>go(left-1),100);else{process.stdout.write(String(n));process.exit(1)}});s.setTimeout(5000,()=>{process.stdout.write(String(n));process.exit(1)});};go(50);`;
   const { stdout } = await runIn(clientNs, process.execPath, ['-e', clientSrc, address], 10_000);
   await server;
   return Number(stdout);
