@@ -382,8 +382,7 @@ const CASES: NetpolCase[] = [
   },
 ];
 
-// The iptables backend does not render NetworkPolicy yet (#6): it joins this list when it does.
-const BACKENDS: AgentBackend[] = ['nftables'];
+const BACKENDS: AgentBackend[] = ['nftables', 'iptables'];
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-netpol-'));
 const labs = new Map<AgentBackend, { name: string; lab?: NetpolLab }>();
 

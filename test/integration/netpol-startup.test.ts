@@ -132,8 +132,7 @@ function checkCoverage(t: ExecutionContext, o: Outcome): void {
   }
 }
 
-// The iptables backend does not render NetworkPolicy yet (#6): it joins this list when it does.
-for (const backend of ['nftables'] as AgentBackend[]) {
+for (const backend of ['nftables', 'iptables'] as AgentBackend[]) {
   test.serial(`${backend}: a pod created under a deny-all ingress policy is never reachable, from its first millisecond on (control: one without is)`, async (t) => {
     t.timeout(120_000);
     const lab = labName(`nps-${backend.slice(0, 3)}`);

@@ -11,15 +11,10 @@ import type { NodeState } from '../../agent/dataplane/node-state';
 import { EMPTY_DIRECTION, type NodePolicy } from '../../agent/dataplane/policy-state';
 import { withNetlink } from '../../kernel/netlink';
 import { NftCli } from '../../kernel/nft';
-import { writeSysctl } from '../../kernel/sysctl';
 import { runIn, startTcpServer, tcpProbe, type TcpServer } from '../../lab/probe';
-import { tempNetns } from '../helpers/netns';
+import { BRIDGE, P1, P2, P3, podBridgeTopology, REMOTE as REMOTE_ADDRESSES } from '../helpers/pod-bridge-topology';
 
-const BRIDGE = 'weft0';
-const P1 = { v4: '10.244.0.11', v6: 'fd00:10:244::11' };
-const P2 = { v4: '10.244.0.12', v6: 'fd00:10:244::12' };
-const P3 = { v4: '10.244.0.13', v6: 'fd00:10:244::13' };
-const REMOTE = '10.0.0.2';
+const REMOTE = REMOTE_ADDRESSES.v4;
 
 interface Topology {
   node: string;
@@ -29,44 +24,9 @@ interface Topology {
 }
 
 async function topology(t: ExecutionContext): Promise<Topology> {
-  const node = tempNetns(t, 'pn');
-  const remote = tempNetns(t, 'pr');
-  writeSysctl(node, 'net.ipv4.ip_forward', 1);
-  writeSysctl(node, 'net.ipv6.conf.all.forwarding', 1);
-  await withNetlink(node, async (nl) => {
-    await nl.links.setUp('lo');
-    await nl.links.createBridge({ name: BRIDGE, up: true });
-    await nl.addresses.add(BRIDGE, '10.244.0.1/24');
-    await nl.addresses.add(BRIDGE, 'fd00:10:244::1/64', { noDad: true });
-    await nl.links.createVeth({ name: 'uplink', peer: { name: 'eth0', netns: remote } });
-    await nl.addresses.add('uplink', '10.0.0.1/24');
-    await nl.links.setUp('uplink');
-  });
+  const { node, remote, pods } = await podBridgeTopology(t, 'p');
   t.is(await ensureBridgeNetfilter(BRIDGE, node), 'turned-on');
   t.is(await ensureBridgeNetfilter(BRIDGE, node), 'on');
-  await withNetlink(remote, async (nl) => {
-    await nl.links.setUp('lo');
-    await nl.addresses.add('eth0', `${REMOTE}/24`);
-    await nl.links.setUp('eth0');
-    await nl.routes.add({ dst: '10.244.0.0/24', gateway: '10.0.0.1' });
-  });
-  const pods: Record<string, string> = {};
-  for (const [name, ips] of Object.entries({ p1: P1, p2: P2, p3: P3 })) {
-    const ns = tempNetns(t, name);
-    await withNetlink(node, async (nl) => {
-      await nl.links.createVeth({ name: `v${name}`, peer: { name: 'eth0', netns: ns } });
-      await nl.links.setMaster(`v${name}`, BRIDGE);
-      await nl.links.setUp(`v${name}`);
-    });
-    await withNetlink(ns, async (nl) => {
-      await nl.links.setUp('lo');
-      await nl.addresses.add('eth0', `${ips.v4}/24`);
-      await nl.addresses.add('eth0', `${ips.v6}/64`, { noDad: true });
-      await nl.links.setUp('eth0');
-      await nl.routes.add({ dst: 'default', gateway: '10.244.0.1' });
-    });
-    pods[name] = ns;
-  }
   const servers: TcpServer[] = [];
   for (const [label, ns] of [...Object.entries(pods), ['remote', remote]]) {
     for (const port of [80, 81]) servers.push(await startTcpServer(ns, port, label));

@@ -1,18 +1,24 @@
 /**
  * The iptables backend (for nodes where nftables cannot be used): weft's rules live only in
- * chains named PREFIX-* of the filter and nat tables, plus one jump from each built-in chain
- * they hook into. Each apply reads the table with iptables-save and writes only chains whose rules differ
- * (iptables-restore --noflush replaces a declared chain atomically), so an unchanged state
- * writes nothing and a restart adopts what the previous agent left.
+ * chains named PREFIX-* of the raw, filter and nat tables, plus one jump from each built-in
+ * chain they hook into, and in ipsets named prefix-* (lower case). Each apply reads the tables
+ * with iptables-save and the sets with ipset save, and writes only what differs: chains whose
+ * rules differ (iptables-restore --noflush replaces a declared chain atomically) and set
+ * elements added or deleted one by one (diff-sets.ts orders them around the rules). An
+ * unchanged state writes nothing, and a restart adopts what the previous agent left.
  */
 import { IptablesTransaction, optionGroups, type IpFamily, type Iptables, type IptablesTableName, type SavedTable } from '../../../kernel/iptables';
+import { IpsetCli, IpsetError, IpsetTransaction, type Ipset, type SavedIpset } from '../../../kernel/ipset';
 import type { ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
-import { renderIptablesChains, type DesiredIptablesChain } from './render';
+import type { DesiredIpset, DesiredIptablesChain } from './desired';
+import { diffIpsets } from './diff-sets';
+import { IptablesNames } from './names';
+import { renderIptables } from './render';
 
 const sameRule = (a: readonly string[], b: readonly string[]) => JSON.stringify(optionGroups(a)) === JSON.stringify(optionGroups(b));
 
 /** The tables weft writes in: those with chains desired, or with weft's chains left over. */
-export const IPTABLES_TABLES: readonly IptablesTableName[] = ['filter', 'nat'];
+export const IPTABLES_TABLES: readonly IptablesTableName[] = ['raw', 'filter', 'nat'];
 
 /** The transaction that makes the saved tables match `desired`; empty when they do. */
 export function diffIptables(family: IpFamily, prefix: string, desired: DesiredIptablesChain[], savedTables: readonly SavedTable[]): IptablesTransaction {
@@ -31,6 +37,7 @@ function diffTable(tx: IptablesTransaction, prefix: string, desired: DesiredIpta
       tx.chain(table, chain.name);
       for (const words of chain.rules) tx.rule(table, chain.name, words);
     }
+    if (chain.hook === undefined) continue;
     const jumps = saved.rules.filter((r) => r.chain === chain.hook && r.target === chain.name);
     if (jumps.length !== 1 || jumps[0].args.length !== 2) tx.ensureJump({ table, chain: chain.hook, target: chain.name });
   }
@@ -45,31 +52,90 @@ function countChanges(tx: IptablesTransaction): number {
   return tx.render().split('\n').filter((l) => /^(-[ADIX]|:)/.test(l)).length;
 }
 
+const IPSET_FAMILY: Record<IpFamily, DesiredIpset['family']> = { ipv4: 'inet', ipv6: 'inet6' };
+
+/** How often a set still "in use" right after its last rule went is tried again, and the first wait. */
+const DESTROY_ATTEMPTS = 5;
+const DESTROY_WAIT_MS = 20;
+
 export class IptablesBackend implements DataPlaneBackend {
   readonly name = 'iptables';
   readonly location: string;
+  private readonly names: IptablesNames;
 
+  /**
+   * `families`: one Iptables per family weft writes rules for. `ipset` runs in the same network
+   * namespace as they do (the current one by default, as main.ts's IptablesCli do).
+   */
   constructor(
     private readonly families: readonly Iptables[],
     private readonly prefix: string,
+    private readonly ipset: Ipset = new IpsetCli(),
   ) {
-    this.location = `filter,nat ${prefix}-*`;
+    this.names = new IptablesNames(prefix);
+    this.location = `raw,filter,nat ${prefix}-*, ipset ${this.names.setPrefix}-*`;
   }
 
   async apply(state: NodeState): Promise<ApplyOutcome> {
+    const desired = renderIptables(state, this.prefix);
+    const families = new Set(this.families.map((f) => IPSET_FAMILY[f.family]));
+    const sets = desired.sets.filter((s) => families.has(s.family));
+    const plan = diffIpsets(sets, await this.savedSets(sets.length > 0), this.names);
     let changes = 0;
-    let rules = 0;
+    let rules = sets.reduce((n, s) => n + s.elements.length, 0);
+
+    changes += await this.runSets(plan.before);
     // One transaction per family: iptables and ip6tables are separate tables in the kernel.
     for (const ipt of this.families) {
-      const desired = renderIptablesChains(state, ipt.family, this.prefix);
-      rules += desired.reduce((n, c) => n + c.rules.length, 0);
+      const chains = desired.chains[ipt.family];
+      rules += chains.reduce((n, c) => n + c.rules.length, 0);
       const saved = await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t)));
-      const tx = diffIptables(ipt.family, this.prefix, desired, saved);
+      const tx = diffIptables(ipt.family, this.prefix, chains, saved);
       if (tx.isEmpty) continue;
       // render() without state only counts the lines; run() renders again with the real state.
       changes += countChanges(tx);
       await ipt.run(tx);
     }
+    changes += await this.runSets(plan.after);
+    changes += await this.destroySets(plan.destroy);
     return { changes, rules };
+  }
+
+  /**
+   * weft's sets. When it wants none, a node without ipset (no binary, no kernel support) has
+   * none to clean up either: that is not an error there.
+   */
+  private async savedSets(needed: boolean): Promise<SavedIpset[]> {
+    try {
+      return await this.ipset.save((name) => this.names.ownsSet(name));
+    } catch (err) {
+      if (needed) throw err;
+      return [];
+    }
+  }
+
+  private async runSets(tx: IpsetTransaction): Promise<number> {
+    await this.ipset.run(tx);
+    return tx.operations.length;
+  }
+
+  /**
+   * Destroys sets no rule uses any more. A rule deleted by iptables-nft may release its set a
+   * moment after iptables-restore returns, so "in use" is tried again a few times before it
+   * counts as an error.
+   */
+  private async destroySets(names: readonly string[]): Promise<number> {
+    if (names.length === 0) return 0;
+    const tx = new IpsetTransaction();
+    for (const n of names) tx.destroy(n);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ipset.run(tx);
+        return names.length;
+      } catch (err) {
+        if (!(err instanceof IpsetError && err.inUse) || attempt >= DESTROY_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, DESTROY_WAIT_MS * 2 ** attempt));
+      }
+    }
   }
 }

@@ -102,7 +102,12 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
   const words = DIRECTION_WORDS[d];
   const sets: DesiredSet[] = [];
   const chains: DesiredChain[] = [];
-  const base: DesiredRule[] = [{ rule: 'ct state established,related accept', comment: 'replies and related packets of allowed connections' }];
+  const base: DesiredRule[] = [
+    { rule: 'ct state established,related accept', comment: 'replies and related packets of allowed connections' },
+    // Neighbour discovery between pods on one bridge is forwarded and not tracked as a
+    // connection: without it an isolated IPv6 pod could not resolve or answer its peers.
+    { rule: 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept', comment: 'IPv6 neighbour discovery between pods' },
+  ];
 
   const anyPeer = allowanceSetsAndRules(d, policy.anyPeer, `pol-${d}-any`, `${words.noun} allowed from any ${words.peer}`);
   sets.push(...anyPeer.sets);
@@ -133,7 +138,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
     chains.push({ name: chain, rules });
     base.push({ rule: `${ip(family)} ${localField(d)} @${isolatedSet} jump ${chain}`, comment: `local pods isolated for ${words.noun}` });
   }
-  if (base.length > 1) {
+  if (base.length > 2) {
     chains.push({
       name: `policy-${words.noun}`,
       // Egress first: its accept ends only its own base chain, so ingress still sees the packet.
