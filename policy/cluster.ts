@@ -6,6 +6,7 @@
 import type { PolicyProtocol } from '../agent/dataplane/policy-state';
 import { formatIp, parseIp, type Family } from './address';
 import type { PolicyInput, PolicyPod } from './input';
+import { memoByIdentity } from './memo';
 
 export interface PodAddress {
   family: Family;
@@ -52,13 +53,7 @@ function namedPortsOf(pod: PolicyPod): Map<string, number[]> {
 }
 
 /** Input pods are plain immutable records: each is distilled once, however often it is compiled. */
-const memo = new WeakMap<PolicyPod, PodRecord>();
-
-export function podRecordOf(pod: PolicyPod): PodRecord {
-  let record = memo.get(pod);
-  if (!record) memo.set(pod, (record = distil(pod)));
-  return record;
-}
+export const podRecordOf: (pod: PolicyPod) => PodRecord = memoByIdentity((pod: PolicyPod) => distil(pod));
 
 function distil(pod: PolicyPod): PodRecord {
   const addresses = new Map<string, PodAddress>();

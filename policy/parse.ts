@@ -7,6 +7,7 @@ import type { PolicyProtocol } from '../agent/dataplane/policy-state';
 import type { KubeObject } from '../agent/objects';
 import { formatCidrBlock, parseCidrBlock, subtractRanges, type CidrBlock, type Family } from './address';
 import { EMPTY_SELECTOR, parseSelector, type Selector } from './selector';
+import { memoByIdentity } from './memo';
 
 export type Direction = 'ingress' | 'egress';
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -203,15 +204,11 @@ function policyTypesOf(spec: Record<string, unknown>, errors: string[]): Set<Dir
   return types;
 }
 
-/** Objects are replaced, never mutated, by the cache: each is parsed once. */
-const memo = new WeakMap<KubeObject, ParseResult>();
-
-/** Checks and normalises one NetworkPolicy; a policy with any error is not used at all. */
-export function parsePolicy(object: KubeObject): ParseResult {
-  let result = memo.get(object);
-  if (!result) memo.set(object, (result = parseUncached(object)));
-  return result;
-}
+/**
+ * Checks and normalises one NetworkPolicy; a policy with any error is not used at all. Objects
+ * are replaced, never mutated, by the cache: each is parsed once.
+ */
+export const parsePolicy: (object: KubeObject) => ParseResult = memoByIdentity((object: KubeObject) => parseUncached(object));
 
 function parseUncached(object: KubeObject): ParseResult {
   const namespace = object.metadata.namespace ?? 'default';

@@ -46,7 +46,10 @@ test('a policy isolates one pod: only the selected peer, port and protocol get t
     fs.writeFileSync(file, objects.map((o) => JSON.stringify(o)).join('\n---\n'));
     return file;
   };
-  const relabel = (name: string, labels: Record<string, string>) => ({ ...openLab(lab, root).state.pods.find((p) => p.name === name)!.object, metadata: { ...openLab(lab, root).state.pods.find((p) => p.name === name)!.object.metadata, labels } });
+  const relabel = (name: string, labels: Record<string, string>) => {
+    const { object } = openLab(lab, root).state.pods.find((p) => p.name === name)!;
+    return { ...object, metadata: { ...object.metadata, labels } };
+  };
   t.deepEqual(await open(root, lab, 'TCP', 80), everyPair(pods));
 
   // pod-1-0 (the other node) becomes a client; then the policy.
