@@ -10,8 +10,14 @@
  *   "bridge": "weft0",                                   // default
  *   "agentSocket": "/run/weft/agent.sock",               // optional: register pods
  *   "ipam": { "dataDir": "/var/lib/cni/networks" },      // optional: weft-ipam settings besides ranges
- *   "stateDir": "/var/lib/cni/weft-overlay"              // default: the config each ADD used, for its DEL
+ *   "stateDir": "/var/lib/cni/weft-overlay",             // default: the config each ADD used, for its DEL
+ *   "macspoofchk": true                                  // default: the pod sends only from its own MAC and addresses
  * }
+ *
+ * The spoof check is on unless turned off: NetworkPolicy trusts a packet's source address, and
+ * the agent's bridge guard only knows that an address is some local pod's, not which bridge port
+ * it may come from. weft-bridge's check ties each port to its pod's MAC and addresses before the
+ * pod runs, so a pod cannot pose as another pod of its node to get past a policy.
  */
 import type { NodeNetwork } from '../../overlay/controller';
 import { CniError, ErrorCode, type NetConf } from '../types';
@@ -53,6 +59,7 @@ export function bridgeConfigFor(conf: NetConf, network: NodeNetwork): NetConf {
     isGateway: true,
     // The agent masquerades traffic leaving the cluster; a per-pod rule would also hit pod-to-pod.
     ipMasq: false,
+    macspoofchk: conf.macspoofchk ?? true,
     mtu: network.mtu,
     ipam: { ...(conf.ipam ?? {}), type: 'weft-ipam', ranges: network.podCidrs.map((subnet) => [{ subnet }]), routes: defaultRoutes },
   };

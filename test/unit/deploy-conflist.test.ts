@@ -43,7 +43,8 @@ test("weft-overlay accepts its entry, which registers pods with the agent and ca
 test('the weft-bridge and weft-ipam configuration derived for a dual-stack node is accepted by their parsers', (t) => {
   const network = { nodeName: 'node-1', podCidrs: ['10.244.3.0/24', 'fd00:10:244:3::/64'], mtu: 1450, mode: 'vxlan' as const };
   const bridgeConf = bridgeConfigFor(entry('weft-overlay'), network);
-  t.like(parseBridgeConfig(bridgeConf), { bridge: 'weft0', isGateway: true, ipMasq: false, hairpinMode: true, mtu: 1450 });
+  t.like(parseBridgeConfig(bridgeConf), { bridge: 'weft0', isGateway: true, ipMasq: false, hairpinMode: true, mtu: 1450, macspoofchk: true });
+  t.like(parseBridgeConfig(bridgeConfigFor({ ...entry('weft-overlay'), macspoofchk: false }, network)), { macspoofchk: false }, 'the spoof check can be turned off');
   const ipam = parseIpamConfig(bridgeConf);
   t.is(ipam.network, 'weft');
   t.is(ipam.dataDir, '/var/lib/cni/networks');
