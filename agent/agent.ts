@@ -21,7 +21,7 @@ import type { OverlayController } from '../overlay/controller';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
 import { AgentMetrics } from './metrics';
-import { Reconciler, type ReconcilerOptions } from './reconcile';
+import { Reconciler, type ReconcilerOptions, type SyncOutcome } from './reconcile';
 import type { ObjectSource, SourceEvent } from './sources/source';
 
 export interface AgentOptions {
@@ -74,7 +74,7 @@ export class Agent {
     this.reconciler = new Reconciler({
       ...options.reconcile,
       held: () => !this.sourcesSynced,
-      sync: () => this.sync(),
+      sync: ({ resync }) => this.sync(resync),
       onSynced: (r) => {
         this.rules = r.rules;
         this.metrics.syncDuration.observe({ result: 'success' }, r.durationMs / 1000);
@@ -82,7 +82,7 @@ export class Agent {
         this.metrics.rules.set({ backend: options.backend.name }, r.rules);
         // A sync that changed nothing is the common case (resyncs): keep it out of info logs.
         const level = r.changes > 0 ? 'info' : 'debug';
-        log[level]({ changes: r.changes, rules: r.rules, durationMs: round(r.durationMs) }, 'sync applied');
+        log[level]({ changes: r.changes, rules: r.rules, durationMs: round(r.durationMs), compileMs: round(r.compileMs ?? 0) }, 'sync applied');
       },
       onFailed: (err, retryInMs, durationMs) => {
         this.metrics.syncDuration.observe({ result: 'error' }, durationMs / 1000);
@@ -96,17 +96,19 @@ export class Agent {
    * One sync: the pod bridge handing its traffic to netfilter, the rules through the backend,
    * then the overlay's devices and routes.
    */
-  private async sync(): Promise<{ changes: number; rules: number }> {
+  private async sync(resync: boolean): Promise<SyncOutcome> {
     const { backend, overlay, nodeName } = this.options;
+    const compileStarted = performance.now();
     const state = compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile);
+    const compileMs = performance.now() - compileStarted;
     this.reportPolicyProblems(state.policy?.problems ?? []);
     let bridgeChanges = 0;
     if (state.podBridge && (await ensureBridgeNetfilter(state.podBridge)) === 'turned-on') {
       bridgeChanges = 1;
       this.options.log.info({ bridge: state.podBridge }, 'pod bridge now hands its traffic to netfilter');
     }
-    const applied = await backend.apply(state);
-    const outcome = { changes: applied.changes + bridgeChanges, rules: applied.rules };
+    const applied = await backend.apply(state, { fromKernel: resync });
+    const outcome = { changes: applied.changes + bridgeChanges, rules: applied.rules, compileMs };
     if (!overlay) return outcome;
     const { nodes, problems } = clusterNodes(this.cache, this.options.compile?.derive);
     const result = await overlay.sync(nodes, nodeName);
@@ -117,7 +119,7 @@ export class Agent {
       for (const s of skipped) this.options.log.warn({ peer: s.node, reason: s.reason }, 'no overlay route');
     }
     if (result.changes > 0) this.options.log.info({ changes: result.changes, peers: result.peers }, 'overlay applied');
-    return { changes: outcome.changes + result.changes, rules: outcome.rules };
+    return { ...outcome, changes: outcome.changes + result.changes };
   }
 
   /**
@@ -168,6 +170,7 @@ export class Agent {
       socketPath: this.options.socketPath,
       endpoints: this.endpoints,
       status: () => this.status(),
+      ...(this.options.backend.policyCounters ? { policyCounters: () => this.options.backend.policyCounters!() } : {}),
       afterEndpointChange: async (registered) => {
         this.metrics.localEndpoints.set(this.endpoints.size);
         if (registered) await this.waitForPodObject(registered.podNamespace, registered.podName);

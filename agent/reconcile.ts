@@ -6,13 +6,22 @@
  */
 import type { ApplyOutcome } from './dataplane/node-state';
 
-export interface SyncReport extends ApplyOutcome {
+/** What a sync did: the kernel outcome, and how long compiling the desired state took. */
+export interface SyncOutcome extends ApplyOutcome {
+  compileMs?: number;
+}
+
+export interface SyncReport extends SyncOutcome {
   durationMs: number;
 }
 
 export interface ReconcilerOptions {
-  /** Compiles and applies the desired state. */
-  sync: () => Promise<ApplyOutcome>;
+  /**
+   * Compiles and applies the desired state. `resync` is true for the periodic resync (and the
+   * sync after a failure): the kernel is to be read back rather than trusted to hold what was
+   * last committed, so that changes made behind the agent's back are reverted.
+   */
+  sync: (context: { resync: boolean }) => Promise<SyncOutcome>;
   /** How long a trigger waits for more to join it; 20 ms by default. */
   coalesceMs?: number;
   /** First retry delay after a failure, doubled per failure up to maxRetryMs. */
@@ -51,6 +60,8 @@ export class Reconciler {
   private resyncTimer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private pending = false;
+  /** The next sync reads the kernel back (periodic resync, or after a failure). */
+  private resyncDue = false;
   private consecutiveFailures = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -132,7 +143,10 @@ export class Reconciler {
   private armResync(): void {
     if (this.resyncIntervalMs <= 0 || this.stopped) return;
     clearTimeout(this.resyncTimer);
-    this.resyncTimer = setTimeout(() => this.trigger(), this.resyncIntervalMs);
+    this.resyncTimer = setTimeout(() => {
+      this.resyncDue = true;
+      this.trigger();
+    }, this.resyncIntervalMs);
     this.resyncTimer.unref();
   }
 
@@ -145,8 +159,10 @@ export class Reconciler {
       for (const w of due) (err ? w.reject(err) : w.resolve());
     };
     const started = performance.now();
+    const resync = this.resyncDue;
+    this.resyncDue = false;
     try {
-      const outcome = await this.options.sync();
+      const outcome = await this.options.sync({ resync });
       const durationMs = performance.now() - started;
       this.consecutiveFailures = 0;
       Object.assign(this.status, { lastSyncUnixMs: Date.now(), lastDurationMs: durationMs, lastError: '', everSucceeded: true });
@@ -157,6 +173,7 @@ export class Reconciler {
       const error = err instanceof Error ? err : new Error(String(err));
       const durationMs = performance.now() - started;
       this.consecutiveFailures++;
+      this.resyncDue = true;
       Object.assign(this.status, { lastSyncUnixMs: Date.now(), lastDurationMs: durationMs, lastError: error.message });
       this.status.syncs++;
       this.status.failures++;

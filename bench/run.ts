@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy|policy-sync|policy-datapath] [--runs N]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -14,6 +14,8 @@ import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
 import { benchOverlayPaths } from './overlay-paths';
 import { benchPolicyCompile } from './policy-compile';
+import { benchPolicyDatapath } from './policy-datapath';
+import { benchPolicySync } from './policy-sync';
 import { benchIpam } from './cni-ipam';
 import { benchLabUp } from './lab-up';
 import { benchSeaStartup } from './sea-startup';
@@ -70,6 +72,8 @@ async function main(): Promise<void> {
     if (!only || only === 'agent') await benchAgentScale(ns);
     if (!only || only === 'overlay') await benchOverlayPaths(option('runs') ? runs : 7);
     if (!only || only === 'policy') await benchPolicyCompile(option('runs') ? runs : 20);
+    if (!only || only === 'policy' || only === 'policy-sync') await benchPolicySync();
+    if (!only || only === 'policy' || only === 'policy-datapath') await benchPolicyDatapath(option('runs') ? runs : 5);
   } finally {
     cleanup();
   }

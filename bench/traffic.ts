@@ -85,3 +85,37 @@ export async function tcpRoundTripUs(clientNs: string, serverNs: string, address
     await server.stop();
   }
 }
+
+const CONNECT_SERVER = `
+const net = require('net');
+net.createServer((s) => s.on('error', () => undefined)).listen(5203, '::', () => process.stdout.write('ready\\n'));
+`;
+
+const CONNECT_CLIENT = `
+const net = require('net');
+const [host, seconds] = [process.argv[1], Number(process.argv[2])];
+const end = Date.now() + seconds * 1000;
+let n = 0;
+const next = () => {
+  if (Date.now() >= end) { process.stdout.write(String(n / seconds)); return; }
+  const s = net.connect({ host, port: 5203 }, () => { n++; s.destroy(); next(); });
+  s.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });
+};
+next();
+`;
+
+/**
+ * New TCP connections per second, one after the other (connect, then close): every one is a
+ * new conntrack entry, so it pays the per-connection rule path (policy lookups included) that
+ * the established packets of a throughput test skip.
+ */
+export async function tcpConnectRate(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<number> {
+  const server = await startServer(serverNs, process.execPath, ['-e', CONNECT_SERVER], 2000);
+  try {
+    const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', CONNECT_CLIENT, address, String(seconds)], (seconds + 20) * 1000);
+    if (code !== 0) throw new Error(`connections to ${address} failed: ${stderr}`);
+    return Number(stdout);
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node
 /**
  * weftctl: weft's command line, also installed as the kubectl plugin `kubectl-weft` (then it
- * calls itself "kubectl weft"). One module per command group (lab.ts, status.ts). Output is a
+ * calls itself "kubectl weft"). One module per command group (lab.ts, policy.ts, status.ts). Output is a
  * table for people, JSON with -o json; an error is one line `weftctl: <message>` on stderr and
  * exit code 1.
  */
@@ -9,6 +9,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { labCommand } from './lab';
 import { UsageError } from './output';
+import { policyCommand } from './policy';
 import { statusCommand } from './status';
 
 function programName(): string {
@@ -31,10 +32,10 @@ async function main(argv: string[]): Promise<void> {
   const name = programName();
   let cli = yargs(argv)
     .scriptName(name)
-    .usage(`${name} <command>\n\nweft's command line: agent status and a lab of network namespaces.`)
+    .usage(`${name} <command>\n\nweft's command line: agent status, policy counters and a lab of network namespaces.`)
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
-    .demandCommand(1, 'which command? (lab, status)')
+    .demandCommand(1, 'which command? (lab, policy, status)')
     .help()
     .alias('h', 'help')
     .version(false)
@@ -44,6 +45,7 @@ async function main(argv: string[]): Promise<void> {
       throw err ?? new UsageError(msg);
     });
   cli = labCommand(cli);
+  cli = policyCommand(cli);
   cli = statusCommand(cli);
   await cli.parseAsync();
 }

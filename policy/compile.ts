@@ -90,6 +90,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
 
   // 1. Targets; unknown local pods are isolated and get nothing.
   const isolated = new Map<string, { family: Family; value: bigint }>();
+  const isolatedBy = new Map<string, Set<string>>();
   for (const pod of local) if (pod.labels === null) for (const a of pod.addresses) isolated.set(a.text, a);
 
   // 2. Grants and their peers.
@@ -106,7 +107,12 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
     if (!rules) continue;
     const targets = (localByNamespace.get(policy.namespace) ?? []).filter((p) => selectorMatches(policy.podSelector, p.labels));
     if (targets.length === 0) continue;
-    for (const pod of targets) for (const a of pod.addresses) isolated.set(a.text, a);
+    for (const pod of targets) {
+      for (const a of pod.addresses) {
+        isolated.set(a.text, a);
+        (isolatedBy.get(a.text) ?? isolatedBy.set(a.text, new Set()).get(a.text)!).add(policy.id);
+      }
+    }
     for (const rule of rules) {
       const named = rule.ports?.filter((e) => e.kind === 'named') ?? [];
       if (rule.peers === null) {
@@ -162,7 +168,8 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
     peerClasses.push({ key: classKey(direction, c), cidrs: c.ranges.flatMap(rangeToCidrs), allow });
   }
   peerClasses.sort((a, b) => compareText(a.key, b.key));
-  return { isolated: [...rank.keys()], anyPeer: allowancesOf(anyPeer, rank), classes: peerClasses };
+  const by = Object.fromEntries([...rank.keys()].filter((ip) => isolatedBy.has(ip)).map((ip) => [ip, [...isolatedBy.get(ip)!].sort(compareText)]));
+  return { isolated: [...rank.keys()], isolatedBy: by, anyPeer: allowancesOf(anyPeer, rank), classes: peerClasses };
 }
 
 function allowOf(map: Map<string, AllowBuild>, ip: string): AllowBuild {

@@ -1,12 +1,13 @@
 /** A typed client of the agent API over its unix socket (weftctl, CNI plugins, tests). */
 import * as grpc from '@grpc/grpc-js';
-import type { AgentStatus, EndpointMessage } from './messages';
+import type { AgentStatus, EndpointMessage, PolicyCounterMessage } from './messages';
 import { agentService } from './proto';
 
 export interface AgentClient {
   status(): Promise<AgentStatus>;
   registerEndpoint(endpoint: EndpointMessage): Promise<void>;
   unregisterEndpoint(containerId: string, ifName: string): Promise<void>;
+  policyCounters(): Promise<PolicyCounterMessage[]>;
   close(): void;
 }
 
@@ -27,6 +28,7 @@ export function createAgentClient(socketPath: string, timeoutMs = 5000): AgentCl
     status: () => call<AgentStatus>('Status', {}),
     registerEndpoint: async (endpoint) => void (await call('RegisterEndpoint', { endpoint })),
     unregisterEndpoint: async (containerId, ifName) => void (await call('UnregisterEndpoint', { containerId, interface: ifName })),
+    policyCounters: async () => (await call<{ counters?: PolicyCounterMessage[] }>('PolicyCounters', {})).counters ?? [],
     close: () => client.close(),
   };
 }

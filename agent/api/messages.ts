@@ -30,3 +30,12 @@ export interface EndpointMessage {
   interface: string;
   addresses: string[];
 }
+
+export interface PolicyCounterMessage {
+  policy: string;
+  direction: string;
+  allowedPackets: number;
+  allowedBytes: number;
+  droppedPackets: number;
+  droppedBytes: number;
+}

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { claimSocketPath } from '../../kernel/unix-socket';
 import type { LocalEndpoints } from './endpoints';
-import type { AgentStatus, EndpointMessage } from './messages';
+import type { PolicyCounter } from '../dataplane/policy-state';
+import type { AgentStatus, EndpointMessage, PolicyCounterMessage } from './messages';
 import { agentService } from './proto';
 
 export interface AgentApiOptions {
@@ -19,6 +20,8 @@ export interface AgentApiOptions {
    * UNAVAILABLE, which a CNI plugin reports as "try again later".
    */
   afterEndpointChange?: (registered?: { podNamespace: string; podName: string }) => Promise<void>;
+  /** Per-policy counters; absent when the backend does not count per policy. */
+  policyCounters?: () => Promise<PolicyCounter[]>;
 }
 
 export interface AgentApi {
@@ -51,6 +54,19 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
       }
       endpoints.register({ podNamespace: e.podNamespace, podName: e.podName, containerId: e.containerId, interface: e.interface, addresses: [...e.addresses] });
       answerAfterChange(done, { podNamespace: e.podNamespace, podName: e.podName });
+    },
+    PolicyCounters: (_call: grpc.ServerUnaryCall<unknown, object>, done: grpc.sendUnaryData<{ counters: PolicyCounterMessage[] }>) => {
+      if (!options.policyCounters) {
+        done({ code: grpc.status.UNIMPLEMENTED, details: "this agent's backend does not count per policy (nftables does)" });
+        return;
+      }
+      options.policyCounters().then(
+        (counters) =>
+          done(null, {
+            counters: counters.map((c) => ({ policy: c.policy, direction: c.direction, allowedPackets: c.allowed.packets, allowedBytes: c.allowed.bytes, droppedPackets: c.dropped.packets, droppedBytes: c.dropped.bytes })),
+          }),
+        (err: Error) => done({ code: grpc.status.UNAVAILABLE, details: `reading the counters failed: ${err.message}` }),
+      );
     },
     UnregisterEndpoint: (call: grpc.ServerUnaryCall<{ containerId: string; interface: string }, object>, done: grpc.sendUnaryData<object>) => {
       if (endpoints.unregister(call.request.containerId, call.request.interface)) answerAfterChange(done);

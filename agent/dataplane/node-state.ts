@@ -5,7 +5,7 @@
  * both enforce the same semantics.
  */
 
-import type { NodePolicy } from './policy-state';
+import type { NodePolicy, PolicyCounter } from './policy-state';
 
 /** A pod running on this node, with the addresses it has on the pod network. */
 export interface LocalPod {
@@ -52,14 +52,27 @@ export interface ApplyOutcome {
   rules: number;
 }
 
+export interface ApplyOptions {
+  /**
+   * Read what the kernel has instead of trusting what this backend committed last: for the
+   * periodic resync, which reverts changes made behind the agent's back. Reading a large
+   * ruleset back costs far more than the change itself, so other syncs skip it.
+   */
+  fromKernel?: boolean;
+}
+
 /** A backend that makes the kernel match a NodeState, in one transaction per apply. */
 export interface DataPlaneBackend {
   readonly name: 'nftables' | 'iptables';
   /** Where its rules live, for status and logs ("inet weft", "filter WEFT-*"). */
   readonly location: string;
   /**
-   * Reads what the kernel has, and applies the difference atomically (nothing when there is
-   * none). Rules left by an earlier agent are adopted, never flushed first.
+   * Applies the difference between `state` and what the kernel has, atomically (nothing when
+   * there is none). What the kernel has is read back on the first apply, after a failed one and
+   * when asked (`fromKernel`); otherwise it is what the last apply committed. Rules left by an
+   * earlier agent are adopted, never flushed first.
    */
-  apply(state: NodeState): Promise<ApplyOutcome>;
+  apply(state: NodeState, options?: ApplyOptions): Promise<ApplyOutcome>;
+  /** Per-policy counters, read from the kernel; absent where the backend does not count per policy. */
+  policyCounters?(): Promise<PolicyCounter[]>;
 }

@@ -45,6 +45,11 @@ export interface PeerClass {
 export interface DirectionPolicy {
   /** Local pod addresses selected by a policy of this direction, sorted; the others are open. */
   isolated: string[];
+  /**
+   * The policies ("namespace/name", sorted) that isolate each address: what its drops are
+   * counted against. An isolated address without an entry is isolated for want of its Pod object.
+   */
+  isolatedBy?: Record<string, string[]>;
   /** Allowed whatever the peer address (rules with no peers: `from`/`to` absent or empty). */
   anyPeer: Allowance[];
   /** Sorted by key. Addresses in no class match no peer. */
@@ -64,3 +69,22 @@ export interface NodePolicy {
 }
 
 export const EMPTY_DIRECTION: DirectionPolicy = { isolated: [], anyPeer: [], classes: [] };
+
+/** Packets and bytes. */
+export interface PacketCount {
+  packets: number;
+  bytes: number;
+}
+
+/**
+ * What one policy did on this node in one direction, since its kernel objects were written:
+ * new connections it allowed (counted at their first packets; conntrack passes the rest), and
+ * packets dropped at the pods it isolates (counted for every policy isolating the pod).
+ */
+export interface PolicyCounter {
+  /** "namespace/name" */
+  policy: string;
+  direction: 'ingress' | 'egress';
+  allowed: PacketCount;
+  dropped: PacketCount;
+}

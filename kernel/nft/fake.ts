@@ -173,8 +173,8 @@ export class FakeNft implements Nft {
     }
     const sets = byName(t.sets.values());
     for (const s of sets) {
-      const { name, type, flags, timeout, comment } = s.info;
-      tx.add({ kind: s.kind, name, type, flags, timeout, comment } as NftSet | NftMap);
+      const { name, type, flags, timeout, counter, comment } = s.info;
+      tx.add({ kind: s.kind, name, type, flags, timeout, counter, comment } as NftSet | NftMap);
     }
     for (const c of chains) for (const r of c.rules) tx.add({ kind: 'rule', chain: c.info.name, rule: r.rule, comment: r.comment });
     for (const s of sets) {
@@ -313,6 +313,7 @@ export class FakeNft implements Nft {
       const flags = set.flags !== undefined && set.flags.length > 0 ? renderSetFlags(set.flags).split(',') : [];
       const info: Omit<SetInfo, 'elements'> = { name: set.name, handle: table.nextHandle++, type, flags };
       if (set.timeout !== undefined) info.timeout = set.timeout;
+      if (set.counter) info.counter = true;
       if (set.comment !== undefined) info.comment = set.comment;
       table.sets.set(set.name, { kind: set.kind, info, elements: new Map() });
       return;
@@ -354,6 +355,8 @@ export class FakeNft implements Nft {
     if (el.value !== undefined) info.value = [...el.value];
     if (el.comment !== undefined) info.comment = el.comment;
     if (el.timeout !== undefined) info.timeout = el.timeout;
+    // A set declared with `counter` gives each element one, starting at zero.
+    if (container.info.counter) info.counter = { packets: 0, bytes: 0 };
     container.elements.set(k, info);
   }
 }

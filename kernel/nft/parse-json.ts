@@ -152,6 +152,8 @@ export function setFromJson(body: JsonObject): SetInfo {
   if (timeout !== undefined) info.timeout = timeout;
   const comment = str(body.comment);
   if (comment !== undefined) info.comment = comment;
+  // A set declared with `counter` lists it among its statements: "stmt": [{"counter": null}].
+  if (Array.isArray(body.stmt) && body.stmt.some((st) => typeof st === 'object' && st !== null && 'counter' in st)) info.counter = true;
   for (const el of Array.isArray(body.elem) ? body.elem : []) {
     if (isMap && Array.isArray(el) && el.length === 2) {
       const e = keyInfo(el[0]);

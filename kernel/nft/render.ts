@@ -81,6 +81,7 @@ function renderSetOrMap(verb: Verb, t: string, obj: NftSet | NftMap): string {
   const props = [`type ${obj.kind === 'set' ? renderSetType(obj.type) : renderMapType(obj.type)}`];
   if (obj.flags !== undefined && obj.flags.length > 0) props.push(`flags ${renderSetFlags(obj.flags)}`);
   if (obj.timeout !== undefined) props.push(`timeout ${renderSeconds('timeout', obj.timeout)}`);
+  if (obj.counter) props.push('counter');
   if (obj.comment !== undefined) props.push(`comment ${quoteComment(obj.comment)}`);
   return `${verb} ${obj.kind} ${t} ${name}${block(props)}`;
 }

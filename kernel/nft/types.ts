@@ -59,6 +59,8 @@ export interface NftSet {
   flags?: SetFlag[];
   /** Default element timeout in seconds (needs the 'timeout' flag). */
   timeout?: number;
+  /** Every element counts the packets and bytes that matched it. */
+  counter?: boolean;
   comment?: string;
 }
 
@@ -69,6 +71,7 @@ export interface NftMap {
   type: string;
   flags?: SetFlag[];
   timeout?: number;
+  counter?: boolean;
   comment?: string;
 }
 
@@ -169,6 +172,8 @@ export interface SetInfo {
   type: string;
   flags: string[];
   timeout?: number;
+  /** Elements carry counters (`counter` in the set's declaration). */
+  counter?: boolean;
   comment?: string;
   elements: ElementInfo[];
 }

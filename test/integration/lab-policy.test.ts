@@ -16,7 +16,7 @@ import { withNetlink } from '../../kernel/netlink';
 import { runIn } from '../../lab/probe';
 import { eventually } from '../helpers/agent-process';
 import { tempDir } from '../helpers/tmp';
-import { labName, labRoot } from './lab-fixture';
+import { labName, labRoot, weftctlOk } from './lab-fixture';
 
 const policy: KubeObject = {
   apiVersion: 'networking.k8s.io/v1',
@@ -64,6 +64,11 @@ test('a policy isolates one pod: only the selected peer, port and protocol get t
   }, 15_000);
   t.deepEqual(await open(root, lab, 'TCP', 81), everyPair(pods).filter((p) => !p.endsWith('>pod-0-1')), 'port 81 is not allowed, from anyone');
   t.deepEqual(await open(root, lab, 'UDP', 80), everyPair(pods).filter((p) => !p.endsWith('>pod-0-1')), 'the named port is TCP only');
+  // The probes above are on the policy's counters, on the node of the pod it isolates.
+  const counters = JSON.parse(await weftctlOk(t, root, ['policy', 'counters', '--lab', lab, '--node', 'node-0', '-o', 'json'])) as { policy: string; direction: string; allowedPackets: number; droppedPackets: number }[];
+  const ours = counters.find((c) => c.policy === 'default/only-pod-1-0' && c.direction === 'ingress');
+  t.true((ours?.allowedPackets ?? 0) >= 1, 'pod-1-0 connected on TCP 80');
+  t.true((ours?.droppedPackets ?? 0) >= 3, 'port 81 and UDP 80 from the other pods were dropped');
 
   // pod-0-0 (the same node) becomes a client too; pod-1-0 stops being one.
   await labApply({ name: lab, root, files: [write('relabel.yaml', [relabel('pod-0-0', { app: 'web', name: 'pod-0-0', role: 'client' }), relabel('pod-1-0', { app: 'web', name: 'pod-1-0' })])] });

@@ -106,7 +106,7 @@ test('ingress and egress classes: ports, all traffic, any peer, both directions 
   };
   const first = await topo.backend.apply(state(ingressOnly));
   t.true(first.changes > 0);
-  t.is((await topo.backend.apply(state(ingressOnly))).changes, 0, 'the kernel lists back what was written');
+  t.is((await topo.backend.apply(state(ingressOnly), { fromKernel: true })).changes, 0, 'the kernel lists back what was written');
   t.true(await reaches(p1, P2.v4, 80));
   t.true(await reaches(p1, P2.v6, 80));
   t.false(await reaches(p1, P2.v4, 81), 'port 81 is not allowed over TCP');
@@ -128,7 +128,7 @@ test('ingress and egress classes: ports, all traffic, any peer, both directions 
   };
   const change = await topo.backend.apply(state(both));
   t.true(change.changes > 0);
-  t.is((await topo.backend.apply(state(both))).changes, 0);
+  t.is((await topo.backend.apply(state(both), { fromKernel: true })).changes, 0);
   t.true(await reaches(p1, REMOTE, 81), 'all traffic to the remote subnet');
   t.true(await reaches(p1, P2.v4, 80), 'allowed by p1\'s egress and by p2\'s ingress');
   t.false(await reaches(p1, P2.v4, 81), 'egress allows 80-90, ingress only 80: ingress still decides');
@@ -153,4 +153,30 @@ test('ingress and egress classes: ports, all traffic, any peer, both directions 
   const none = await new NftCli({ netns: topo.node }).listObjects({ family: 'inet', name: 'weft' });
   t.deepEqual(none!.chains.filter((c) => c.name.startsWith('pol') || c.name.startsWith('policy')).map((c) => c.name), []);
   t.true(await reaches(topo.remote, P2.v4, 80));
+});
+
+test('per-policy counters: an allowed connection counts for the policy whose rule allowed it, a drop for every policy isolating the pod', async (t) => {
+  const topo = await topology(t);
+  const { p1 } = topo.pods;
+  const web: NodePolicy = {
+    ingress: {
+      isolated: [P2.v4],
+      isolatedBy: { [P2.v4]: ['x/deny', 'x/web'] },
+      anyPeer: [],
+      classes: [{ key: 'pods:x/a', cidrs: [`${P1.v4}/32`], allow: [{ localIp: P2.v4, ports: [{ protocol: 'tcp', first: 80, last: 80 }], policies: ['x/web'] }] }],
+    },
+    egress: EMPTY_DIRECTION,
+    problems: [],
+  };
+  await topo.backend.apply(state(web));
+  for (let i = 0; i < 3; i++) t.true(await reaches(p1, P2.v4, 80));
+  t.false(await reaches(p1, P2.v4, 81));
+  const counters = await topo.backend.policyCounters();
+  const of = (policy: string) => counters.find((c) => c.policy === policy && c.direction === 'ingress');
+  t.is(of('x/web')?.allowed.packets, 3, 'the first packet of each allowed connection; conntrack passes the rest');
+  t.true((of('x/web')?.allowed.bytes ?? 0) > 0);
+  t.is(of('x/deny')?.allowed.packets, 0);
+  t.true((of('x/web')?.dropped.packets ?? 0) >= 1, 'the SYN to port 81');
+  t.is(of('x/deny')?.dropped.packets, of('x/web')?.dropped.packets, 'a drop counts for every policy isolating the pod');
+  t.deepEqual(counters.map((c) => `${c.direction} ${c.policy}`), ['ingress x/deny', 'ingress x/web']);
 });

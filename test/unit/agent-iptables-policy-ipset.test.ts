@@ -4,7 +4,7 @@
  * and in which of its steps.
  */
 import test from 'ava';
-import { diffIpsets, maxelemFor } from '../../agent/backend/iptables/diff-sets';
+import { committedSets, diffIpsets, maxelemFor } from '../../agent/backend/iptables/diff-sets';
 import type { DesiredIpset } from '../../agent/backend/iptables/desired';
 import { IptablesNames } from '../../agent/backend/iptables/names';
 import { IpsetTransaction, IpsetValidationError, canonicalElement, parseIpsetSave, parseRestoreErrorLine, type SavedIpset } from '../../kernel/ipset';
@@ -194,4 +194,22 @@ test('a set too small for the sync, or with extensions, is rebuilt under a tempo
 
 test('a set of weft\'s name and another type is not taken over', (t) => {
   t.throws(() => diffIpsets([want('weft-pods4', 'allow', [])], [saved('weft-pods4', 'hash:net', [])], names), { message: /not made by this agent/ });
+});
+
+test('what a plan commits is what the next sync diffs against: kept, created and rebuilt sets with their maxelem; the same desired state then plans nothing', (t) => {
+  const many = Array.from({ length: 70_000 }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`);
+  const desired = [want('weft-pods4', 'admit', ['10.0.0.1']), want('weft-e-iso4', 'isolate', ['10.0.0.1']), want('weft-i-anya4', 'allow', many)];
+  const plan = diffIpsets(desired, [saved('weft-pods4', 'hash:ip', ['10.0.0.2'], { options: { maxelem: '1024' } }), saved('weft-i-anya4', 'hash:ip', ['10.0.0.1']), saved('weft-i-anyp4', 'hash:ip,port', [])], names);
+  const committed = committedSets(desired, plan);
+  t.deepEqual(
+    committed.map((s) => [s.name, s.options.maxelem, s.elements.length]),
+    [
+      ['weft-pods4', '1024', 1],
+      ['weft-e-iso4', '65536', 1],
+      ['weft-i-anya4', String(maxelemFor(70_001)), 70_000],
+    ],
+  );
+  const again = diffIpsets(desired, committed, names);
+  t.true(again.before.isEmpty && again.after.isEmpty);
+  t.deepEqual(again.destroy, []);
 });

@@ -117,3 +117,50 @@ test('the backend reports changes and rule counts, and a second apply changes no
   // Two transactions in all: the unchanged applies wrote nothing.
   t.is(fake.history.length, 2);
 });
+
+test('what an apply committed is what the kernel lists back, so later applies skip the read; a drift is reverted by the resync that reads', async (t) => {
+  const fake = new FakeNft();
+  const reads = { count: 0 };
+  const listObjects = fake.listObjects.bind(fake);
+  fake.listObjects = async (ref) => {
+    reads.count++;
+    return listObjects(ref);
+  };
+  const backend = new NftablesBackend(fake, 'weft');
+  const withPolicy: NodeState = {
+    ...state([['a', ['10.244.1.2', 'fd00::2']], ['b', ['10.244.1.3']]]),
+    masquerade: { sources: ['10.244.1.0/24'], exceptDestinations: ['10.244.0.0/16'] },
+    podBridge: 'weft0',
+    policy: {
+      ingress: { isolated: ['10.244.1.2'], anyPeer: [{ localIp: '10.244.1.2', ports: [{ protocol: 'tcp', first: 80, last: 81 }], policies: ['default/web'] }], classes: [{ key: 'k', cidrs: ['10.0.0.0/8', 'fd00::/8'], allow: [{ localIp: '10.244.1.2', ports: 'all', policies: ['default/all'] }] }] },
+      egress: { isolated: [], anyPeer: [], classes: [] },
+      problems: [],
+    },
+  };
+  await backend.apply(withPolicy);
+  t.is(reads.count, 1, 'the first apply reads the kernel');
+  // The listing of what was committed diffs to nothing against the kernel's own listing.
+  const desired = renderNodeTable(withPolicy);
+  t.is(diffTable(W, desired, await listObjects(W)).size, 0);
+  t.is((await backend.apply(withPolicy)).changes, 0);
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]))).changes > 0, true);
+  t.is(reads.count, 1, 'later applies diff against what was committed');
+  t.is(diffTable(W, renderNodeTable(state([['a', ['10.244.1.2']]])), await listObjects(W)).size, 0, 'and the kernel has it');
+
+  // Someone deletes an element behind the agent's back: only a read notices.
+  await fake.run(new Transaction(W).delete({ kind: 'element', set: 'local-pods-v4', key: ['10.244.1.2'] }));
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]))).changes, 0);
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]), { fromKernel: true })).changes, 1);
+  t.is(reads.count, 2);
+
+  // A failed transaction leaves the kernel unknown: the next apply reads it.
+  const run = fake.run.bind(fake);
+  fake.run = async () => {
+    throw new Error('nft failed');
+  };
+  await t.throwsAsync(backend.apply(state([['b', ['10.244.1.3']]])));
+  fake.run = run;
+  await backend.apply(state([['b', ['10.244.1.3']]]));
+  t.is(reads.count, 3, 'only the apply after the failure read again');
+  t.is(diffTable(W, renderNodeTable(state([['b', ['10.244.1.3']]])), await listObjects(W)).size, 0);
+});

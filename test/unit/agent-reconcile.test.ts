@@ -108,3 +108,33 @@ test('stop rejects waiters and runs nothing more', async (t) => {
   await new Promise((res) => setTimeout(res, 60));
   t.is(c.calls, 0);
 });
+
+test('the periodic resync, and the sync after a failure, ask to read the kernel back; syncs for changes do not', async (t) => {
+  const reconciler = (resyncIntervalMs: number, contexts: boolean[], failures: { left: number }) =>
+    new Reconciler({
+      coalesceMs: 1,
+      initialRetryMs: 1,
+      resyncIntervalMs,
+      sync: async ({ resync }) => {
+        contexts.push(resync);
+        if (failures.left-- > 0) throw new Error('nft refused');
+        return { changes: 0, rules: 0 };
+      },
+    });
+  const periodic: boolean[] = [];
+  const r = reconciler(30, periodic, { left: 0 });
+  await r.syncedAfterNow();
+  await new Promise((resolve) => setTimeout(resolve, 60)); // the resync timer fires
+  await r.idle();
+  await r.stop();
+  t.is(periodic[0], false, 'a sync for a change trusts what was committed');
+  t.true(periodic.length >= 2 && periodic.slice(1).every(Boolean), 'the periodic resync reads back');
+
+  const retried: boolean[] = [];
+  const q = reconciler(0, retried, { left: 1 });
+  await t.throwsAsync(q.syncedAfterNow());
+  await q.idle();
+  await q.syncedAfterNow();
+  await q.stop();
+  t.deepEqual(retried, [false, true, false], 'the retry after a failure reads back, the next change does not');
+});

@@ -28,6 +28,7 @@ test('the derived weft-bridge config: node subnets as ranges, overlay MTU, gatew
     bridge: 'weft0',
     isGateway: true,
     ipMasq: false,
+    macspoofchk: true,
     mtu: 1430,
     ipam: { dataDir: '/x', type: 'weft-ipam', ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }] },
   });

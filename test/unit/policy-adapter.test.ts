@@ -64,7 +64,11 @@ test('compiled from the cache: deny all isolates the local pods, and a registere
   const endpoint = { podNamespace: 'other', podName: 'fresh', containerId: 'c', interface: 'eth0', addresses: ['10.0.0.5/24'] };
   const local = compileLocalPods(cache, [endpoint], 'n1');
   const p = compileNodePolicyFromCache(cache, local, 'n1');
-  t.deepEqual(p.ingress, { isolated: ['10.0.0.1', '10.0.0.5', 'fd00::1'], anyPeer: [], classes: [] }, 'db runs elsewhere; the hostNetwork pod is not isolated');
+  t.deepEqual(
+    p.ingress,
+    { isolated: ['10.0.0.1', '10.0.0.5', 'fd00::1'], isolatedBy: { '10.0.0.1': ['shop/deny'], 'fd00::1': ['shop/deny'] }, anyPeer: [], classes: [] },
+    'db runs elsewhere; the hostNetwork pod is not isolated; the pod without object is isolated by no policy',
+  );
   t.deepEqual(p.egress.isolated, ['10.0.0.1', '10.0.0.5', 'fd00::1']);
 });
 

@@ -9,9 +9,9 @@
  */
 import { IptablesTransaction, optionGroups, type IpFamily, type Iptables, type IptablesTableName, type SavedTable } from '../../../kernel/iptables';
 import { IpsetCli, IpsetError, IpsetTransaction, type Ipset, type SavedIpset } from '../../../kernel/ipset';
-import type { ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
+import type { ApplyOptions, ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
-import { diffIpsets } from './diff-sets';
+import { committedSets, diffIpsets } from './diff-sets';
 import { IptablesNames } from './names';
 import { renderIptables } from './render';
 
@@ -62,6 +62,8 @@ export class IptablesBackend implements DataPlaneBackend {
   readonly name = 'iptables';
   readonly location: string;
   private readonly names: IptablesNames;
+  /** weft's sets as the last successful apply left them; undefined: read them back. */
+  private committed?: SavedIpset[];
 
   /**
    * `families`: one Iptables per family weft writes rules for. `ipset` runs in the same network
@@ -76,11 +78,13 @@ export class IptablesBackend implements DataPlaneBackend {
     this.location = `raw,filter,nat ${prefix}-*, ipset ${this.names.setPrefix}-*`;
   }
 
-  async apply(state: NodeState): Promise<ApplyOutcome> {
+  async apply(state: NodeState, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const desired = renderIptables(state, this.prefix);
     const families = new Set(this.families.map((f) => IPSET_FAMILY[f.family]));
     const sets = desired.sets.filter((s) => families.has(s.family));
-    const plan = diffIpsets(sets, await this.savedSets(sets.length > 0), this.names);
+    const saved = !options.fromKernel && this.committed ? this.committed : await this.savedSets(sets.length > 0);
+    this.committed = undefined;
+    const plan = diffIpsets(sets, saved, this.names);
     let changes = 0;
     let rules = sets.reduce((n, s) => n + s.elements.length, 0);
 
@@ -98,6 +102,7 @@ export class IptablesBackend implements DataPlaneBackend {
     }
     changes += await this.runSets(plan.after);
     changes += await this.destroySets(plan.destroy);
+    this.committed = committedSets(sets, plan);
     return { changes, rules };
   }
 

@@ -40,6 +40,24 @@ export interface IpsetPlan {
   before: IpsetTransaction;
   after: IpsetTransaction;
   destroy: string[];
+  /** Each desired set's maxelem once the plan has run (kept, created or rebuilt). */
+  maxelem: Map<string, number>;
+}
+
+/**
+ * The sets as `ipset save` would list them once `plan` has run: what the next sync diffs
+ * against without reading them back (tens of thousands of elements take seconds to list).
+ */
+export function committedSets(desired: readonly DesiredIpset[], plan: IpsetPlan): SavedIpset[] {
+  return desired.map((set) => ({
+    name: set.name,
+    type: set.type,
+    family: set.family,
+    options: { maxelem: String(plan.maxelem.get(set.name) ?? DEFAULT_MAXELEM) },
+    flags: [],
+    elements: [...set.elements],
+    decoratedElements: 0,
+  }));
 }
 
 /**
@@ -83,7 +101,7 @@ function compare(set: DesiredIpset, saved: SavedIpset, want: ReadonlySet<string>
 type Change = { name: string; element: string };
 
 export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly SavedIpset[], names: IptablesNames): IpsetPlan {
-  const plan: IpsetPlan = { before: new IpsetTransaction(), after: new IpsetTransaction(), destroy: [] };
+  const plan: IpsetPlan = { before: new IpsetTransaction(), after: new IpsetTransaction(), destroy: [], maxelem: new Map() };
   const savedByName = new Map(saved.map((s) => [s.name, s]));
   // A temporary set left by an interrupted rebuild is used by no rule: it goes first, so that
   // its name is free for this sync's rebuilds.
@@ -97,6 +115,7 @@ export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly Sav
     const want = new Set(set.elements);
     const have = savedByName.get(set.name);
     if (!have) {
+      plan.maxelem.set(set.name, maxelemFor(want.size));
       plan.before.create(set.name, { type: set.type, family: set.family, maxelem: maxelemFor(want.size) });
       for (const e of want) plan.before.add(set.name, e);
       continue;
@@ -109,8 +128,10 @@ export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly Sav
     // What the set holds between "before" and "after": the union when it grows first, else the intersection.
     const between = growsFirst ? size + missing.length : size - extra.length;
     const plain = have.flags.length === 0 && have.decoratedElements === 0 && have.options.timeout === undefined;
+    plan.maxelem.set(set.name, Number(have.options.maxelem ?? DEFAULT_MAXELEM));
     if (!plain || Number(have.options.maxelem ?? DEFAULT_MAXELEM) < between) {
       const temp = names.tempSet(set.name);
+      plan.maxelem.set(set.name, maxelemFor(Math.max(between, want.size)));
       const absent = new Set(missing);
       // Grows first: the union (all desired elements and the extra ones); else the intersection.
       const content = growsFirst ? [...want, ...extra] : [...want].filter((e) => !absent.has(e));

@@ -1,18 +1,28 @@
 /**
  * The nftables backend: weft's rules live in one table (`inet weft` by default) and nowhere
- * else. Each apply reads the table back and runs only the difference, in one `nft -f`
- * transaction; on an agent restart that means the previous agent's rules are adopted as they
- * are, and a table that already matches is not written at all.
+ * else. An apply runs only the difference, in one `nft -f` transaction. The first apply reads the
+ * table back, so an agent restart adopts the previous agent's rules as they are, and a table
+ * that already matches is not written at all. Later applies diff against what the last one
+ * committed, kept in memory: at thousands of elements, reading the table back costs several
+ * times what writing a change does. A failed apply, and the periodic resync (`fromKernel`),
+ * read the kernel again.
  */
-import type { Nft, TableRef } from '../../../kernel/nft';
-import type { ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
-import { countRules, diffTable } from './diff';
+import type { Nft, TableObjects, TableRef } from '../../../kernel/nft';
+import type { ApplyOptions, ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
+import { committedListing, countRules, diffTable } from './diff';
+import type { CountedElement } from './desired';
+import type { PolicyCounter } from '../../dataplane/policy-state';
+import { policyCounters } from './policy-counters';
 import { renderNodeTable } from './render';
 
 export class NftablesBackend implements DataPlaneBackend {
   readonly name = 'nftables';
   readonly location: string;
   private readonly table: TableRef;
+  /** What the kernel holds since the last successful apply; undefined: read it back. */
+  private committed?: TableObjects;
+  /** The counted elements of the last applied state. */
+  private counted: CountedElement[] = [];
 
   constructor(
     private readonly nft: Nft,
@@ -22,11 +32,19 @@ export class NftablesBackend implements DataPlaneBackend {
     this.location = `inet ${tableName}`;
   }
 
-  async apply(state: NodeState): Promise<ApplyOutcome> {
+  async apply(state: NodeState, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const desired = renderNodeTable(state);
-    const current = await this.nft.listObjects(this.table);
+    const current = !options.fromKernel && this.committed ? this.committed : await this.nft.listObjects(this.table);
     const tx = diffTable(this.table, desired, current);
+    this.committed = undefined;
     if (tx.size > 0) await this.nft.run(tx);
+    this.committed = committedListing(this.table, desired);
+    this.counted = desired.counted ?? [];
     return { changes: tx.size, rules: countRules(desired) };
+  }
+
+  /** Packets and bytes each policy allowed and dropped since its elements were written. */
+  async policyCounters(): Promise<PolicyCounter[]> {
+    return policyCounters(this.counted, await this.nft.listObjects(this.table));
   }
 }

@@ -18,6 +18,8 @@ export interface DesiredSet {
   /** nft type: 'ipv4_addr', or for a map 'ipv4_addr . inet_service : verdict'. */
   type: string;
   flags?: SetFlag[];
+  /** Every element counts what matched it (per-policy counters are read from them). */
+  counter?: boolean;
   comment?: string;
   elements: DesiredElement[];
 }
@@ -36,10 +38,22 @@ export interface DesiredChain {
   rules: DesiredRule[];
 }
 
+/** A set element with a counter, and the policies its packets are counted against. */
+export interface CountedElement {
+  set: string;
+  /** The element's key as nft lists it. */
+  key: string[];
+  direction: 'ingress' | 'egress';
+  verdict: 'allowed' | 'dropped';
+  policies: string[];
+}
+
 export interface DesiredTable {
   comment: string;
   sets: DesiredSet[];
   chains: DesiredChain[];
+  /** The counted elements among the sets' (not written: what reading their counters means). */
+  counted?: CountedElement[];
 }
 
 /**

@@ -30,7 +30,7 @@ function baseMatches(want: DesiredChain, have: ChainInfo): boolean {
 
 function setMatches(want: DesiredSet, have: SetInfo): boolean {
   const flags = (f: readonly string[] | undefined) => [...(f ?? [])].sort().join(',');
-  return have.type === want.type && flags(have.flags) === flags(want.flags) && (have.comment ?? '') === (want.comment ?? '');
+  return have.type === want.type && flags(have.flags) === flags(want.flags) && (have.comment ?? '') === (want.comment ?? '') && Boolean(have.counter) === Boolean(want.counter);
 }
 
 /**
@@ -46,7 +46,7 @@ function addRules(tx: Transaction, chain: DesiredChain): void {
 }
 
 function addSetWithElements(tx: Transaction, set: DesiredSet): void {
-  tx.add({ kind: set.kind, name: set.name, type: set.type, ...(set.flags ? { flags: set.flags } : {}), ...(set.comment ? { comment: set.comment } : {}) });
+  tx.add({ kind: set.kind, name: set.name, type: set.type, ...(set.flags ? { flags: set.flags } : {}), ...(set.counter ? { counter: true } : {}), ...(set.comment ? { comment: set.comment } : {}) });
   for (const e of set.elements) tx.add({ kind: 'element', [set.kind]: set.name, key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) });
 }
 
@@ -135,6 +135,34 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
   for (const m of current.maps) if (!desiredSets.has(m.name)) tx.delete({ kind: 'map', name: m.name });
   for (const c of staleChains) tx.delete({ kind: 'chain', name: c.name });
   return tx;
+}
+
+/**
+ * The listing the kernel gives back once `desired` is committed, as far as diffTable looks at
+ * it: what the next apply diffs against without reading the table back. (Handles are not
+ * known without a read; the diff does not use them.)
+ */
+export function committedListing(table: TableRef, desired: DesiredTable): TableObjects {
+  const setInfo = (s: DesiredSet): SetInfo => ({
+    name: s.name,
+    handle: 0,
+    type: s.type,
+    flags: [...(s.flags ?? [])],
+    ...(s.counter ? { counter: true } : {}),
+    ...(s.comment ? { comment: s.comment } : {}),
+    elements: s.elements.map((e) => ({ key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) })),
+  });
+  return {
+    table: { ...table, handle: 0, comment: desired.comment },
+    chains: desired.chains.map((c): ChainInfo => ({
+      name: c.name,
+      handle: 0,
+      ...(c.base ? { type: c.base.type, hook: c.base.hook, priority: priorityNumber(c.base.priority), policy: c.base.policy } : {}),
+    })),
+    sets: desired.sets.filter((s) => s.kind === 'set').map(setInfo),
+    maps: desired.sets.filter((s) => s.kind === 'map').map(setInfo),
+    ruleSummaries: desired.chains.flatMap((c) => c.rules.map((r) => ({ chain: c.name, handle: 0, comment: commentWithIdentity(r) }))),
+  };
 }
 
 /** Rules plus elements in a desired table: the "rule count" weft reports. */

@@ -19,11 +19,16 @@
  *
  * Class chains and sets are named by a hash of the class key, which stays the same while the
  * class means the same: a change elsewhere leaves them alone.
+ *
+ * Counting: allowance sets and the per-direction drop sets carry a counter per element. The
+ * renderer says which policies each counted element stands for (CountedElement), so the
+ * packets a policy allowed, and those dropped at the pods it isolates, can be summed from them
+ * (policy-counters.ts).
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Allowance, DirectionPolicy, NodePolicy } from '../../dataplane/policy-state';
-import type { DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
+import type { CountedElement, DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
 
 type Family = 4 | 6;
 type Direction = 'in' | 'out';
@@ -52,56 +57,76 @@ function classId(key: string): string {
 
 export const classChainName = (d: Direction, key: string): string => `pol-${d}-c${classId(key)}`;
 
+interface RenderedPolicy {
+  sets: DesiredSet[];
+  chains: DesiredChain[];
+  counted: CountedElement[];
+}
+
 interface AllowanceSets {
   ports: DesiredElement[];
   all: DesiredElement[];
+  /** The policies of each element, in the order of ports then all. */
+  portPolicies: string[][];
+  allPolicies: string[][];
 }
 
 /** Elements for one family: (local, proto, ports) for port allowances, local alone for 'all'. */
 function allowanceElements(allow: readonly Allowance[], family: Family): AllowanceSets {
-  const out: AllowanceSets = { ports: [], all: [] };
+  const out: AllowanceSets = { ports: [], all: [], portPolicies: [], allPolicies: [] };
   for (const a of allow) {
     if (familyOf(a.localIp) !== family) continue;
     const comment = a.policies.join(',').slice(0, 120) || undefined;
     if (a.ports === 'all') {
       out.all.push({ key: [a.localIp], ...(comment ? { comment } : {}) });
+      out.allPolicies.push(a.policies);
       continue;
     }
-    for (const r of a.ports) out.ports.push({ key: [a.localIp, r.protocol, portText(r.first, r.last)], ...(comment ? { comment } : {}) });
+    for (const r of a.ports) {
+      out.ports.push({ key: [a.localIp, r.protocol, portText(r.first, r.last)], ...(comment ? { comment } : {}) });
+      out.portPolicies.push(a.policies);
+    }
   }
   return out;
 }
 
 /** The sets holding `allow`, and the rules accepting what they hold (none for empty sets). */
-function allowanceSetsAndRules(d: Direction, allow: readonly Allowance[], prefix: string, why: string): { sets: DesiredSet[]; rules: DesiredRule[] } {
+function allowanceSetsAndRules(d: Direction, allow: readonly Allowance[], prefix: string, why: string): { sets: DesiredSet[]; rules: DesiredRule[]; counted: CountedElement[] } {
   const sets: DesiredSet[] = [];
   const rules: DesiredRule[] = [];
+  const counted: CountedElement[] = [];
+  const direction = DIRECTION_WORDS[d].noun;
+  const count = (set: string, elements: DesiredElement[], policies: string[][]) =>
+    elements.forEach((e, i) => counted.push({ set, key: e.key, direction, verdict: 'allowed', policies: policies[i] }));
   for (const family of [4, 6] as const) {
-    const { ports, all } = allowanceElements(allow, family);
+    const { ports, all, portPolicies, allPolicies } = allowanceElements(allow, family);
     const local = `${ip(family)} ${localField(d)}`;
     if (ports.length > 0) {
       const name = `${prefix}-ports-v${family}`;
-      sets.push({ kind: 'set', name, type: `${addrType(family)} . inet_proto . inet_service`, flags: ['interval'], elements: ports });
-      rules.push({ rule: `${local} . meta l4proto . th dport @${name} counter accept`, comment: `${why}: these ports` });
+      sets.push({ kind: 'set', name, type: `${addrType(family)} . inet_proto . inet_service`, flags: ['interval'], counter: true, elements: ports });
+      rules.push({ rule: `${local} . meta l4proto . th dport @${name} accept`, comment: `${why}: these ports` });
+      count(name, ports, portPolicies);
     }
     if (all.length > 0) {
       const name = `${prefix}-all-v${family}`;
-      sets.push({ kind: 'set', name, type: addrType(family), elements: all });
-      rules.push({ rule: `${local} @${name} counter accept`, comment: `${why}: all traffic` });
+      sets.push({ kind: 'set', name, type: addrType(family), counter: true, elements: all });
+      rules.push({ rule: `${local} @${name} accept`, comment: `${why}: all traffic` });
+      count(name, all, allPolicies);
     }
   }
-  return { sets, rules };
+  return { sets, rules, counted };
 }
 
-const DIRECTION_WORDS: Record<Direction, { noun: string; peer: string }> = {
+const DIRECTION_WORDS: Record<Direction, { noun: 'ingress' | 'egress'; peer: string }> = {
   in: { noun: 'ingress', peer: 'source' },
   out: { noun: 'egress', peer: 'destination' },
 };
 
-function renderDirection(d: Direction, policy: DirectionPolicy): { sets: DesiredSet[]; chains: DesiredChain[] } {
+function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy {
   const words = DIRECTION_WORDS[d];
   const sets: DesiredSet[] = [];
   const chains: DesiredChain[] = [];
+  const counted: CountedElement[] = [];
   const base: DesiredRule[] = [
     { rule: 'ct state established,related accept', comment: 'replies and related packets of allowed connections' },
     // Neighbour discovery between pods on one bridge is forwarded and not tracked as a
@@ -111,6 +136,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
 
   const anyPeer = allowanceSetsAndRules(d, policy.anyPeer, `pol-${d}-any`, `${words.noun} allowed from any ${words.peer}`);
   sets.push(...anyPeer.sets);
+  counted.push(...anyPeer.counted);
 
   // Classes: one chain each, reached through the family's verdict map on the peer address.
   const classMaps: Record<Family, DesiredElement[]> = { 4: [], 6: [] };
@@ -118,6 +144,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
     const chain = classChainName(d, c.key);
     const own = allowanceSetsAndRules(d, c.allow, chain, `${words.noun} allowed for ${words.peer} class ${classId(c.key)}`);
     sets.push(...own.sets);
+    counted.push(...own.counted);
     chains.push({ name: chain, rules: own.rules });
     for (const cidr of c.cidrs) classMaps[familyOf(cidr)].push({ key: [nftPrefix(cidr)], value: [`jump ${chain}`] });
   }
@@ -134,6 +161,12 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
       sets.push({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, flags: ['interval'], comment: `${words.peer} address -> its class chain`, elements: classMaps[family] });
       rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows` });
     }
+    // Dropped, counted per local address (so per isolating policy); the last rule catches
+    // nothing while the two sets agree, and is there so that the chain ends in a drop whatever.
+    const dropSet = `pol-${d}-dropped-v${family}`;
+    sets.push({ kind: 'set', name: dropSet, type: addrType(family), counter: true, comment: `${words.noun} drops per local pod`, elements: isolated.map((a) => ({ key: [a] })) });
+    for (const a of isolated) counted.push({ set: dropSet, key: [a], direction: words.noun, verdict: 'dropped', policies: policy.isolatedBy?.[a] ?? [] });
+    rules.push({ rule: `${ip(family)} ${localField(d)} @${dropSet} drop`, comment: `${words.noun} not allowed by any policy` });
     rules.push({ rule: 'counter drop', comment: `${words.noun} not allowed by any policy` });
     chains.push({ name: chain, rules });
     base.push({ rule: `${ip(family)} ${localField(d)} @${isolatedSet} jump ${chain}`, comment: `local pods isolated for ${words.noun}` });
@@ -146,14 +179,14 @@ function renderDirection(d: Direction, policy: DirectionPolicy): { sets: Desired
       rules: base,
     });
   }
-  return { sets, chains };
+  return { sets, chains, counted };
 }
 
-export function renderPolicy(policy: NodePolicy | undefined): { sets: DesiredSet[]; chains: DesiredChain[] } {
-  if (!policy) return { sets: [], chains: [] };
+export function renderPolicy(policy: NodePolicy | undefined): RenderedPolicy {
+  if (!policy) return { sets: [], chains: [], counted: [] };
   const egress = renderDirection('out', policy.egress);
   const ingress = renderDirection('in', policy.ingress);
-  return { sets: [...egress.sets, ...ingress.sets], chains: [...egress.chains, ...ingress.chains] };
+  return { sets: [...egress.sets, ...ingress.sets], chains: [...egress.chains, ...ingress.chains], counted: [...egress.counted, ...ingress.counted] };
 }
 
 /** Destinations on the bridge that are not pods' and still pass: multicast, broadcast, link-local. */

@@ -47,5 +47,6 @@ export function renderNodeTable(state: NodeState): DesiredTable {
       ...policy.chains,
       ...masqueradeChain(state.masquerade),
     ],
+    counted: policy.counted,
   };
 }

@@ -1,0 +1,184 @@
+/**
+ * What NetworkPolicy costs the data path: pod-to-pod throughput (iperf3), request/response
+ * latency and new connections per second in the lab (2 nodes, VXLAN), with 0, 100 and 1,000
+ * policies in force, as ratios to no policy, measured in the same run and interleaved.
+ *
+ * The lab's agents also see the synthetic cluster of policy-cluster.ts (5,000 pods on nodes
+ * that are not the lab's, in other addresses, in 200 namespaces). The policies in force all
+ * select the lab's pods (a policy that selects no pod of a node costs that node nothing): one
+ * allows the lab's pods everything among themselves, and the other 99 or 999 allow them ports
+ * from and to peers of the synthetic cluster, by namespace and pod selectors and ipBlocks, so
+ * that the node holds hundreds of peer classes. The measured packets take the whole policy path
+ * (isolated-set lookups, the peer-class verdict map, the class's allowance sets) among them. Established
+ * packets are accepted by conntrack before any of it, so throughput mostly shows the base
+ * chains' cost and the connection rate shows the per-connection lookups.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KubeObject } from '../agent/objects';
+import { NftCli } from '../kernel/nft';
+import { labDown } from '../lab/cluster/down';
+import { labPaths } from '../lab/cluster/names';
+import type { LabState } from '../lab/cluster/state';
+import { labUp } from '../lab/cluster/up';
+import { syntheticCluster } from './policy-cluster';
+import { quantile } from './stats';
+import { tcpConnectRate, tcpRoundTripUs, tcpThroughputGbps } from './traffic';
+
+const LEVELS = [0, 100, 1000] as const;
+type Level = (typeof LEVELS)[number];
+
+interface Endpoint {
+  ns: string;
+  ip: string;
+}
+
+interface Samples {
+  gbps: number[];
+  rttUs: number[];
+  connPerS: number[];
+}
+
+const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+
+/** Isolates every pod of the lab's namespace both ways, allowing them all traffic among themselves. */
+function labPodsPolicy(namespace: string): KubeObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'bench-lab-pods', namespace },
+    spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] },
+  };
+}
+
+/**
+ * The i-th policy selecting the lab's pods (by their common label), with peers drawn from the
+ * synthetic cluster: a team's namespaces and a deployment, another namespace by name, an
+ * address block with a hole; and a port of its own, in both directions.
+ */
+function peerPolicy(namespace: string, i: number): KubeObject {
+  const team = { matchLabels: { team: `team-${i % 20}` } };
+  const app = { matchLabels: { app: ['web', 'api', 'db', 'cache', 'worker'][i % 5] } };
+  const byName = { matchLabels: { 'kubernetes.io/metadata.name': `ns-${String(2 + (i % 198)).padStart(3, '0')}` } };
+  const block = { cidr: `10.200.${i % 50}.0/24`, except: [`10.200.${i % 50}.${(i * 8) % 256}/29`] };
+  const ports = [{ protocol: i % 3 === 0 ? 'UDP' : 'TCP', port: 1000 + i }];
+  const peers = [{ namespaceSelector: team, podSelector: app }, { namespaceSelector: byName }, { ipBlock: block }];
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `bench-peers-${i}`, namespace },
+    spec: { podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists' }] }, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: peers, ports }], egress: [{ to: peers, ports }] },
+  };
+}
+
+function list(items: KubeObject[]): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+}
+
+/** Elements and chains in every node's table: what a sync changes. */
+async function kernelShape(state: LabState): Promise<string> {
+  const shapes = await Promise.all(
+    state.nodes.map(async (node) => {
+      const table = await new NftCli({ netns: node.netns }).listObjects({ family: 'inet', name: 'weft' });
+      const elements = [...(table?.sets ?? []), ...(table?.maps ?? [])].reduce((n, s) => n + s.elements.length, 0);
+      return `${table?.chains.length ?? 0}/${elements}`;
+    }),
+  );
+  return shapes.join(' ');
+}
+
+/** Writes the policies of `level` and waits until every node's table stops changing. */
+async function applyLevel(state: LabState, manifests: string, namespace: string, level: Level): Promise<string> {
+  const inForce = level === 0 ? [] : [labPodsPolicy(namespace), ...Array.from({ length: level - 1 }, (_, i) => peerPolicy(namespace, i))];
+  const file = path.join(manifests, 'bench-policies.json');
+  fs.writeFileSync(`${file}.tmp`, list(inForce));
+  fs.renameSync(`${file}.tmp`, file);
+  await new Promise((r) => setTimeout(r, 1000));
+  let last = await kernelShape(state);
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await kernelShape(state);
+    if (now === last) return now;
+    last = now;
+  }
+  throw new Error(`the agents did not settle with ${level} policies`);
+}
+
+/** The isolated set must hold the server at 100 and 1,000 policies, and not exist at 0. */
+async function checkEnforced(state: LabState, server: Endpoint, level: Level): Promise<void> {
+  const node = state.nodes.find((n) => state.pods.some((p) => p.netns === server.ns && p.node === n.name))!;
+  const table = await new NftCli({ netns: node.netns }).listObjects({ family: 'inet', name: 'weft' });
+  const isolated = table?.sets.find((s) => s.name === 'pol-in-isolated-v4')?.elements.some((e) => e.key[0] === server.ip) ?? false;
+  if (isolated !== level > 0) throw new Error(`with ${level} policies the server ${server.ip} is ${isolated ? '' : 'not '}isolated`);
+}
+
+async function measure(client: Endpoint, server: Endpoint, seconds: number): Promise<{ gbps: number; rttUs: number; connPerS: number }> {
+  const gbps = await tcpThroughputGbps(client.ns, server.ns, server.ip, seconds);
+  const rttUs = await tcpRoundTripUs(client.ns, server.ns, server.ip);
+  const connPerS = await tcpConnectRate(client.ns, server.ns, server.ip, 2);
+  return { gbps, rttUs, connPerS };
+}
+
+export async function benchPolicyDatapath(runs: number): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-pdp-'));
+  const name = `bench-pd-${crypto.randomBytes(2).toString('hex')}`;
+  const seconds = 3;
+  console.log(`\nNetworkPolicy on the data path: lab, 2 nodes (vxlan), nftables; 0 / 100 / 1,000 policies in force, ${runs} runs interleaved; iperf3 ${seconds} s pinned, 1-byte TCP RR, sequential TCP connects for 2 s`);
+  console.log('target: at 1,000 policies at least 0.95 of no policy');
+  try {
+    const { state } = await labUp({ name, root, nodes: 2, podsPerNode: 2, ports: [80], overlay: 'vxlan' });
+    const manifests = labPaths(root, name).manifests;
+    const synthetic = syntheticCluster({ nodePrefix: 'sim-node-', v4Prefix: '10.200', v6Prefix: 'fd00:10:200' });
+    fs.writeFileSync(path.join(manifests, 'bench-cluster.json'), list([...synthetic.namespaces, ...synthetic.pods]));
+    const pod = (podName: string): Endpoint => {
+      const p = state.pods.find((x) => x.name === podName);
+      if (!p) throw new Error(`lab has no pod ${podName}`);
+      return { ns: p.netns, ip: p.ips[0] };
+    };
+    const namespace = state.pods[0].namespace;
+    const pairs = { 'same node': { client: pod('pod-0-0'), server: pod('pod-0-1') }, 'across nodes': { client: pod('pod-0-0'), server: pod('pod-1-0') } };
+    const samples = Object.fromEntries(
+      Object.keys(pairs).map((k) => [k, Object.fromEntries(LEVELS.map((l) => [l, { gbps: [], rttUs: [], connPerS: [] } as Samples]))]),
+    ) as Record<keyof typeof pairs, Record<Level, Samples>>;
+    const shapes = new Map<Level, string>();
+    for (let r = 0; r < runs; r++) {
+      // Rotated each run, so that no level always goes first.
+      for (const level of [...LEVELS.slice(r % 3), ...LEVELS.slice(0, r % 3)]) {
+        shapes.set(level, await applyLevel(state, manifests, namespace, level));
+        for (const [which, pair] of Object.entries(pairs) as [keyof typeof pairs, (typeof pairs)[keyof typeof pairs]][]) {
+          await checkEnforced(state, pair.server, level);
+          const m = await measure(pair.client, pair.server, seconds);
+          const s = samples[which][level];
+          s.gbps.push(m.gbps);
+          s.rttUs.push(m.rttUs);
+          s.connPerS.push(m.connPerS);
+        }
+      }
+    }
+    console.log(['path'.padEnd(14), 'policies'.padStart(8), 'Gbit/s'.padStart(8), 'ratio'.padStart(6), 'RTT us'.padStart(8), 'ratio'.padStart(6), 'conn/s'.padStart(8), 'ratio'.padStart(6), '  chains/elements per node'].join(' '));
+    for (const which of Object.keys(pairs) as (keyof typeof pairs)[]) {
+      const base = samples[which][0];
+      for (const level of LEVELS) {
+        const s = samples[which][level];
+        console.log(
+          [
+            which.padEnd(14),
+            String(level).padStart(8),
+            median(s.gbps).toFixed(2).padStart(8),
+            (median(s.gbps) / median(base.gbps)).toFixed(2).padStart(6),
+            median(s.rttUs).toFixed(0).padStart(8),
+            (median(s.rttUs) / median(base.rttUs)).toFixed(2).padStart(6),
+            median(s.connPerS).toFixed(0).padStart(8),
+            (median(s.connPerS) / median(base.connPerS)).toFixed(2).padStart(6),
+            `  ${shapes.get(level)}`,
+          ].join(' '),
+        );
+      }
+    }
+  } finally {
+    await labDown(name, root).catch(() => undefined);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * How weftctl finds and asks an agent: its API socket (--socket), or the agent of a lab node
+ * (--lab, --node), with a deadline; a missing socket or an agent that does not answer is one
+ * clear error.
+ */
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { createAgentClient, type AgentClient } from '../agent/api/client';
+import { openLab } from '../lab/cluster/inspect';
+import { stateRoot } from '../lab/cluster/names';
+
+export const DEFAULT_AGENT_SOCKET = '/run/weft/agent.sock';
+
+export interface AgentArgs {
+  socket?: string;
+  lab?: string;
+  node?: string;
+  'state-root'?: string;
+  timeout: number;
+}
+
+export function agentOptions<T>(c: Argv<T>) {
+  return c
+    .option('socket', { type: 'string', describe: `the agent's API socket (default ${DEFAULT_AGENT_SOCKET})` })
+    .option('lab', { type: 'string', describe: 'the agent of a lab node instead (with --node; the first node by default)' })
+    .option('node', { type: 'string', describe: 'lab node (with --lab)' })
+    .option('state-root', { type: 'string', describe: 'lab state root (with --lab)' })
+    .option('timeout', { type: 'number', default: 5, describe: 'seconds to wait for an answer' });
+}
+
+export function socketOf(a: AgentArgs): string {
+  if (a.socket) return a.socket;
+  if (a.lab) {
+    const { state } = openLab(a.lab, stateRoot(a['state-root']));
+    const node = state.nodes.find((n) => n.name === (a.node ?? state.nodes[0]?.name));
+    if (!node?.agent) throw new Error(`lab ${a.lab} has no agent for node ${a.node ?? '(first)'}`);
+    return node.agent.socket;
+  }
+  return DEFAULT_AGENT_SOCKET;
+}
+
+/** Runs one call against the agent and closes the connection; errors say which socket. */
+export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>): Promise<{ socket: string; result: R }> {
+  const socket = socketOf(a);
+  if (!fs.existsSync(socket)) throw new Error(`no agent socket at ${socket} (is weft-agent running? --socket PATH)`);
+  const client = createAgentClient(socket, a.timeout * 1000);
+  try {
+    return { socket, result: await fn(client) };
+  } catch (err) {
+    const why = (err as { details?: string }).details || (err as Error).message;
+    throw new Error(`no answer from the agent at ${socket}: ${why}`, { cause: err });
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * `weftctl policy ...`: NetworkPolicy as a node enforces it. `policy counters`: what each policy
+ * allowed and dropped on the node, from the kernel's per-element counters (nftables backend).
+ */
+import type { Argv } from 'yargs';
+import type { PolicyCounterMessage } from '../agent/api/messages';
+import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
+import { OUTPUT_CHOICES, printJson, table, type OutputFormat } from './output';
+
+interface CountersArgs extends AgentArgs {
+  output: OutputFormat;
+}
+
+export function countersText(counters: readonly PolicyCounterMessage[]): string {
+  if (counters.length === 0) return 'no NetworkPolicy selects a pod of this node\n';
+  const rows = counters.map((c) => [c.policy, c.direction, String(c.allowedPackets), String(c.allowedBytes), String(c.droppedPackets), String(c.droppedBytes)]);
+  return `${table(['POLICY', 'DIRECTION', 'ALLOWED PKTS', 'ALLOWED BYTES', 'DROPPED PKTS', 'DROPPED BYTES'], rows)}\n`;
+}
+
+async function counters(a: CountersArgs): Promise<void> {
+  const { result } = await askAgent(a, (client) => client.policyCounters());
+  if (a.output === 'json') return printJson(result);
+  process.stdout.write(countersText(result));
+}
+
+export function policyCommand(y: Argv): Argv {
+  return y.command('policy', 'NetworkPolicy on a node', (p) =>
+    p
+      .command(
+        'counters',
+        'what each policy allowed (new connections) and dropped on a node, from the kernel counters',
+        (c) => agentOptions(c).option('output', { alias: 'o', choices: OUTPUT_CHOICES, default: 'table' as OutputFormat }),
+        (a) => counters(a as CountersArgs),
+      )
+      .demandCommand(1, 'which policy command? (counters)'),
+  );
+}
