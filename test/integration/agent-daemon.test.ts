@@ -119,7 +119,7 @@ test('a restart adopts the rules without rewriting them; SIGTERM leaves them in 
   // Stopped: every rule is still there, so traffic keeps its rules while no agent runs.
   t.deepEqual(await nft.listRuleset(W), before);
 
-  const second = s.start(['--log-level', 'debug']);
+  const second = s.start(['--log-level', 'debug', '--resync-interval', '1']);
   await waitReady(second);
   const after = await nft.listRuleset(W);
   // Same handles: nothing was deleted and re-added.
@@ -128,13 +128,14 @@ test('a restart adopts the rules without rewriting them; SIGTERM leaves them in 
   const firstSync = await eventually('the first sync log line', () => second.logs().find((l) => l.msg === 'sync applied'));
   t.is(firstSync.changes, 0);
 
-  // A change made behind the agent's back is reverted by the next sync.
+  // A change made behind the agent's back is reverted by the periodic resync (a sync for a
+  // change diffs against what the agent committed, without reading the table back).
   await nft.run(new Transaction(W).add({ kind: 'element', set: 'local-pods-v4', key: ['10.9.9.9'] }));
   fs.writeFileSync(path.join(s.manifests, 'b.yaml'), podYaml('b', 'n1', ['10.244.1.3']));
   await eventually('drift reverted', async () => {
     const e = elements(await nft.listRuleset(W), 'local-pods-v4');
     return e.length === 2 && !e.some((x) => x.startsWith('10.9.9.9')) ? true : undefined;
-  }, 2000);
+  }, 5000);
   t.pass();
 });
 
