@@ -2,7 +2,9 @@
  * What the API server does to a Service on create and update, for the lab: allocates a
  * ClusterIP from the service CIDR (10.96.0.0/16, the first addresses kept back as in
  * Kubernetes), refuses one that is taken or outside the range, keeps the allocated address
- * across updates that do not name it, and refuses to change it. Pure.
+ * across updates that do not name it, and refuses to change it. Likewise node ports (NodePort
+ * and LoadBalancer services) and health-check node ports (LoadBalancer with
+ * externalTrafficPolicy Local) from 30000-32767. Pure.
  */
 import type { KubeObject } from '../../agent/objects';
 import { objectKey } from '../../agent/objects';
@@ -60,6 +62,7 @@ export function admitService(svc: KubeObject, existing: KubeObject | undefined, 
   spec.clusterIP = ip;
   spec.clusterIPs = [ip];
   spec.type = type;
+  Object.assign(spec, admitNodePorts(where, spec, existing, all, objectKey(svc)));
   if (ip !== 'None') {
     const families = spec.ipFamilies;
     if (Array.isArray(families) && families.some((f) => f !== 'IPv4')) throw new Error(`${where}: spec.ipFamilies: the lab allocates IPv4 ClusterIPs only (headless Services may be dual-stack)`);
@@ -67,4 +70,109 @@ export function admitService(svc: KubeObject, existing: KubeObject | undefined, 
     spec.ipFamilyPolicy = spec.ipFamilyPolicy ?? 'SingleStack';
   }
   return { ...svc, spec };
+}
+
+/** The API server's default --service-node-port-range. */
+export const NODE_PORT_MIN = 30000;
+export const NODE_PORT_MAX = 32767;
+
+interface PortSpec {
+  name?: unknown;
+  protocol?: unknown;
+  nodePort?: unknown;
+  [field: string]: unknown;
+}
+
+const portsOf = (spec: Record<string, unknown> | undefined): PortSpec[] =>
+  Array.isArray(spec?.ports) ? (spec.ports as unknown[]).filter((p): p is PortSpec => typeof p === 'object' && p !== null) : [];
+
+/** A node port a client named: 0 and absent mean "allocate one", as in the API. */
+const requested = (v: unknown): unknown => (v === undefined || v === null || v === 0 ? undefined : v);
+
+function wantsNodePorts(spec: Record<string, unknown> | undefined): boolean {
+  return spec?.type === 'NodePort' || (spec?.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
+}
+
+function wantsHealthCheckPort(spec: Record<string, unknown> | undefined): boolean {
+  return spec?.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
+}
+
+/** The node ports and health-check port a stored Service holds. */
+function nodePortsHeld(svc: KubeObject): number[] {
+  const held = portsOf(svc.spec).map((p) => p.nodePort);
+  held.push(svc.spec?.healthCheckNodePort);
+  return held.filter((n): n is number => typeof n === 'number' && n > 0);
+}
+
+/**
+ * spec.ports[].nodePort and spec.healthCheckNodePort as the API server leaves them: named ones
+ * checked (in range, not held by another Service), missing ones taken over from the stored
+ * Service (node ports by port name) or else allocated, lowest free first (the API server picks
+ * at random; the lab prefers predictable numbers). One Service may use a number for two
+ * protocols of a port (DNS on TCP and UDP), never twice for one protocol.
+ */
+function admitNodePorts(where: string, spec: Record<string, unknown>, existing: KubeObject | undefined, all: Iterable<KubeObject>, self: string): Record<string, unknown> {
+  const taken = new Set<number>();
+  for (const o of all) if (o.kind === 'Service' && objectKey(o) !== self) for (const n of nodePortsHeld(o)) taken.add(n);
+  const ports = portsOf(spec).map((p) => ({ ...p }));
+  const used = new Set<number>();
+  const check = (path: string, value: unknown): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < NODE_PORT_MIN || value > NODE_PORT_MAX) {
+      throw new Error(`${where}: ${path}: Invalid value: ${JSON.stringify(value)}: provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
+    }
+    if (taken.has(value)) throw new Error(`${where}: ${path}: Invalid value: ${value}: provided port is already allocated`);
+    return value;
+  };
+  const allocate = (path: string): number => {
+    for (let n = NODE_PORT_MIN; n <= NODE_PORT_MAX; n++) if (!taken.has(n) && !used.has(n)) return n;
+    throw new Error(`${where}: ${path}: Internal error: range of valid node ports ${NODE_PORT_MIN}-${NODE_PORT_MAX} is full`);
+  };
+
+  if (!wantsNodePorts(spec)) {
+    // A LoadBalancer without allocated node ports may still name some; other types may not.
+    ports.forEach((p, i) => {
+      if (requested(p.nodePort) === undefined) return;
+      if (spec.type !== 'LoadBalancer') throw new Error(`${where}: spec.ports[${i}].nodePort: Forbidden: may not be used when \`type\` is '${String(spec.type)}'`);
+      used.add((p.nodePort = check(`spec.ports[${i}].nodePort`, p.nodePort)));
+    });
+  } else {
+    const seen = new Set<string>();
+    ports.forEach((p, i) => {
+      if (requested(p.nodePort) === undefined) return;
+      const n = check(`spec.ports[${i}].nodePort`, p.nodePort);
+      const id = `${n}/${String(p.protocol ?? 'TCP')}`;
+      if (seen.has(id)) throw new Error(`${where}: spec.ports[${i}].nodePort: Duplicate value: ${JSON.stringify(id)}`);
+      seen.add(id);
+      used.add((p.nodePort = n));
+    });
+    // Ports the update does not give a node port keep the one they had, by name.
+    const before = new Map<string, number>();
+    if (existing && wantsNodePorts(existing.spec)) {
+      for (const p of portsOf(existing.spec)) if (typeof p.nodePort === 'number' && p.nodePort > 0) before.set(String(p.name ?? ''), p.nodePort);
+    }
+    for (const p of ports) {
+      if (requested(p.nodePort) !== undefined) continue;
+      const kept = before.get(String(p.name ?? ''));
+      if (kept !== undefined && !used.has(kept) && !taken.has(kept)) used.add((p.nodePort = kept));
+    }
+    ports.forEach((p, i) => {
+      if (requested(p.nodePort) === undefined) used.add((p.nodePort = allocate(`spec.ports[${i}].nodePort`)));
+    });
+  }
+
+  const out: Record<string, unknown> = Array.isArray(spec.ports) ? { ports } : {};
+  const hc = requested(spec.healthCheckNodePort);
+  if (!wantsHealthCheckPort(spec)) {
+    if (hc !== undefined) throw new Error(`${where}: spec.healthCheckNodePort: Invalid value: ${JSON.stringify(hc)}: may only be set when \`type\` is 'LoadBalancer' and \`externalTrafficPolicy\` is 'Local'`);
+    return out;
+  }
+  if (hc !== undefined) {
+    const n = check('spec.healthCheckNodePort', hc);
+    if (used.has(n)) throw new Error(`${where}: spec.healthCheckNodePort: Invalid value: ${n}: provided port is already allocated`);
+    out.healthCheckNodePort = n;
+    return out;
+  }
+  const kept = existing && wantsHealthCheckPort(existing.spec) ? requested(existing.spec?.healthCheckNodePort) : undefined;
+  out.healthCheckNodePort = typeof kept === 'number' && !used.has(kept) && !taken.has(kept) ? kept : allocate('spec.healthCheckNodePort');
+  return out;
 }
