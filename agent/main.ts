@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       compile: {
         ...(options.podBridge ? { podBridge: options.podBridge } : {}),
         networkPolicy: options.networkPolicy,
+        ...(options.proxy ? { proxy: { nodePortAddresses: options.nodePortAddresses, clusterCidrs: options.clusterCidrs } } : {}),
         ...(options.masquerade ? { masquerade: { clusterCidrs: options.clusterCidrs, serviceCidrs: options.serviceCidrs } } : {}),
         ...(options.underlayCidrs.length > 0 ? { derive: parseDeriveConfig(options.underlayCidrs, options.clusterCidrs, options.nodeCidrMaskSize) } : {}),
       },

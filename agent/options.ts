@@ -33,6 +33,9 @@ export interface AgentCliOptions {
   /** '' when the agent does not guard a pod bridge. */
   podBridge: string;
   networkPolicy: boolean;
+  proxy: boolean;
+  /** 'primary', or CIDRs (kube-proxy's --nodeport-addresses). */
+  nodePortAddresses: 'primary' | string[];
 }
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$/;
@@ -84,11 +87,18 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       describe: 'the bridge pods are attached to (weft-overlay\'s "bridge"): only known pods send and receive on it, and its traffic is filtered; "" for none',
     })
     .option('network-policy', { type: 'boolean', default: true, describe: 'enforce NetworkPolicy for this node\'s pods' })
+    .option('proxy', { type: 'boolean', default: false, describe: 'proxy Services (ClusterIP, NodePort, external and load-balancer IPs), as kube-proxy does' })
+    .option('nodeport-addresses', {
+      type: 'string',
+      default: 'primary',
+      describe: 'where node ports are served: "primary" (the Node\'s InternalIP of each family) or CIDRs, comma-separated (the Node\'s addresses in them)',
+    })
     .check((a) => {
       for (const name of [a['vxlan-device'], a['vxlan-device-v6'], ...(a['pod-bridge'] ? [a['pod-bridge']] : [])]) if (!IFNAME.test(name)) throw new Error(`invalid device name ${JSON.stringify(name)}`);
       if (!Number.isInteger(a.vni) || a.vni < 0 || a.vni > 0xffffff) throw new Error('--vni must be an integer from 0 to 16777215');
       if (!Number.isInteger(a['vxlan-port']) || a['vxlan-port'] < 1 || a['vxlan-port'] > 65535) throw new Error('--vxlan-port must be a port number');
-      for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr']), ...cidrList(a['underlay-cidr'])]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
+      const nodePortCidrs = a['nodeport-addresses'] === 'primary' ? [] : cidrList(a['nodeport-addresses']);
+      for (const c of [...cidrList(a['cluster-cidr']), ...cidrList(a['service-cidr']), ...cidrList(a['underlay-cidr']), ...nodePortCidrs]) if (!canonicalCidr(c)) throw new Error(`invalid CIDR ${JSON.stringify(c)}`);
       if (cidrList(a['underlay-cidr']).length > 0 && cidrList(a['cluster-cidr']).length === 0) throw new Error('--underlay-cidr needs --cluster-cidr (where derived subnets come from)');
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a['node-name'])) throw new Error(`invalid --node-name ${JSON.stringify(a['node-name'])}`);
       if (!/^[A-Za-z][A-Za-z0-9_-]{0,20}$/.test(a.table)) throw new Error(`invalid --table ${JSON.stringify(a.table)} (letters, digits, - and _, at most 21)`);
@@ -127,6 +137,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     nodeCidrMaskSize: { 4: parsed['node-cidr-mask-size'], 6: parsed['node-cidr-mask-size-ipv6'] },
     podBridge: parsed['pod-bridge'],
     networkPolicy: parsed['network-policy'],
+    proxy: parsed.proxy,
+    nodePortAddresses: parsed['nodeport-addresses'] === 'primary' ? 'primary' : cidrList(parsed['nodeport-addresses']).map((c) => canonicalCidr(c)!),
   };
 }
 

@@ -89,19 +89,26 @@ async function kernelShape(state: LabState): Promise<string> {
   return shapes.join(' ');
 }
 
-/** Writes the policies of `level` and waits until every node's table stops changing. */
-async function applyLevel(state: LabState, manifests: string, namespace: string, level: Level): Promise<string> {
+/**
+ * Writes the policies of `level` and waits until every node's table has changed from `before`
+ * (unless nothing is to change) and then stays the same for a second.
+ */
+async function applyLevel(state: LabState, manifests: string, namespace: string, level: Level, before: { level: Level; shape: string } | undefined): Promise<string> {
   const inForce = level === 0 ? [] : [labPodsPolicy(namespace), ...Array.from({ length: level - 1 }, (_, i) => peerPolicy(namespace, i))];
   const file = path.join(manifests, 'bench-policies.json');
   fs.writeFileSync(`${file}.tmp`, list(inForce));
   fs.renameSync(`${file}.tmp`, file);
-  await new Promise((r) => setTimeout(r, 1000));
+  const mustChange = before !== undefined && before.level !== level;
+  const deadline = Date.now() + 120_000;
   let last = await kernelShape(state);
-  for (let i = 0; i < 60; i++) {
-    await new Promise((r) => setTimeout(r, 500));
+  let stableSince = mustChange && last === before.shape ? undefined : Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
     const now = await kernelShape(state);
-    if (now === last) return now;
+    if (now !== last || (mustChange && now === before.shape)) stableSince = undefined;
+    else stableSince ??= Date.now();
     last = now;
+    if (stableSince !== undefined && Date.now() - stableSince >= 1000) return now;
   }
   throw new Error(`the agents did not settle with ${level} policies`);
 }
@@ -143,10 +150,12 @@ export async function benchPolicyDatapath(runs: number): Promise<void> {
       Object.keys(pairs).map((k) => [k, Object.fromEntries(LEVELS.map((l) => [l, { gbps: [], rttUs: [], connPerS: [] } as Samples]))]),
     ) as Record<keyof typeof pairs, Record<Level, Samples>>;
     const shapes = new Map<Level, string>();
+    let applied: { level: Level; shape: string } | undefined;
     for (let r = 0; r < runs; r++) {
       // Rotated each run, so that no level always goes first.
       for (const level of [...LEVELS.slice(r % 3), ...LEVELS.slice(0, r % 3)]) {
-        shapes.set(level, await applyLevel(state, manifests, namespace, level));
+        applied = { level, shape: await applyLevel(state, manifests, namespace, level, applied) };
+        shapes.set(level, applied.shape);
         for (const [which, pair] of Object.entries(pairs) as [keyof typeof pairs, (typeof pairs)[keyof typeof pairs]][]) {
           await checkEnforced(state, pair.server, level);
           const m = await measure(pair.client, pair.server, seconds);

@@ -15,14 +15,17 @@ export interface MasqueradeConfig {
 
 const byFamilyThenText = (a: string, b: string) => net.isIP(a.split('/')[0]) - net.isIP(b.split('/')[0]) || (a < b ? -1 : a > b ? 1 : 0);
 
+/** The pod ranges of the cluster: the configured ones, or else every node's pod subnet. */
+export function clusterPodCidrs(nodes: readonly ClusterNode[], configured: readonly string[]): string[] {
+  if (configured.length > 0) return [...configured];
+  return nodes.flatMap((n) => [n.podCidrs[4], n.podCidrs[6]].filter((c): c is string => c !== undefined));
+}
+
 export function compileMasquerade(nodes: readonly ClusterNode[], nodeName: string, config: MasqueradeConfig): Masquerade | undefined {
   const mine = nodes.find((n) => n.name === nodeName);
   if (!mine) return undefined;
   const sources = [mine.podCidrs[4], mine.podCidrs[6]].filter((c): c is string => c !== undefined);
   if (sources.length === 0) return undefined;
-  const cluster =
-    config.clusterCidrs.length > 0
-      ? config.clusterCidrs
-      : nodes.flatMap((n) => [n.podCidrs[4], n.podCidrs[6]].filter((x): x is string => x !== undefined));
+  const cluster = clusterPodCidrs(nodes, config.clusterCidrs);
   return { sources, exceptDestinations: [...new Set([...cluster, ...config.serviceCidrs])].sort(byFamilyThenText) };
 }

@@ -9,8 +9,11 @@ import type { NodeState } from '../dataplane/node-state';
 import { compileLocalPods } from './local-pods';
 import { withDerivedPodCidrs, type DeriveConfig } from '../../overlay/derive';
 import { clusterNodeOf, type ClusterNode } from '../../overlay/nodes';
-import { compileMasquerade, type MasqueradeConfig } from './masquerade';
+import { clusterPodCidrs, compileMasquerade, type MasqueradeConfig } from './masquerade';
 import { compileNodePolicyFromCache } from './policy';
+import { compileServiceStateFromCache } from '../proxy/from-cache';
+import type { ProxyConfig } from '../proxy/node-ports';
+import type { NodeServices } from '../dataplane/node-state';
 
 export interface CompileConfig {
   /** The bridge this node's pods are attached to, guarded by the backend; none when absent. */
@@ -21,6 +24,8 @@ export interface CompileConfig {
   masquerade?: MasqueradeConfig;
   /** Derive pod subnets for Nodes without spec.podCIDRs; none when absent. */
   derive?: DeriveConfig;
+  /** Proxy Services; none when absent. clusterCidrs: configured pod ranges (else every node's subnet). */
+  proxy?: ProxyConfig & { clusterCidrs: readonly string[] };
 }
 
 /** The cluster's nodes, with derived pod subnets where configured; and why some got none. */
@@ -30,7 +35,11 @@ export function clusterNodes(cache: ObjectCache, derive: DeriveConfig | undefine
 }
 
 export function compileNodeState(cache: ObjectCache, endpoints: readonly LocalEndpoint[], nodeName: string, config: CompileConfig = {}): NodeState {
-  const masquerade = config.masquerade ? compileMasquerade(clusterNodes(cache, config.derive).nodes, nodeName, config.masquerade) : undefined;
+  const nodes = config.masquerade || config.proxy ? clusterNodes(cache, config.derive).nodes : [];
+  const masquerade = config.masquerade ? compileMasquerade(nodes, nodeName, config.masquerade) : undefined;
+  const services: NodeServices | undefined = config.proxy
+    ? { state: compileServiceStateFromCache(cache, nodeName, { nodePortAddresses: config.proxy.nodePortAddresses }), clusterCidrs: clusterPodCidrs(nodes, config.proxy.clusterCidrs) }
+    : undefined;
   const localPods = compileLocalPods(cache, endpoints, nodeName);
   const policy = config.networkPolicy ? compileNodePolicyFromCache(cache, localPods, nodeName) : undefined;
   return {
@@ -39,5 +48,6 @@ export function compileNodeState(cache: ObjectCache, endpoints: readonly LocalEn
     ...(masquerade ? { masquerade } : {}),
     ...(config.podBridge ? { podBridge: config.podBridge } : {}),
     ...(policy ? { policy } : {}),
+    ...(services ? { services } : {}),
   };
 }

@@ -6,6 +6,7 @@
  */
 
 import type { NodePolicy, PolicyCounter } from './policy-state';
+import type { ServiceState } from './service-state';
 
 /** A pod running on this node, with the addresses it has on the pod network. */
 export interface LocalPod {
@@ -27,6 +28,17 @@ export interface Masquerade {
   exceptDestinations: string[];
 }
 
+/** Service proxying on this node (service-state.ts), and what it needs to know of the cluster. */
+export interface NodeServices {
+  state: ServiceState;
+  /**
+   * The cluster's pod ranges (either family): a client outside them reaching a cluster IP is
+   * masqueraded, and under externalTrafficPolicy Local a client inside them short-circuits to
+   * any endpoint, as kube-proxy does with --cluster-cidr. Empty: neither.
+   */
+  clusterCidrs: string[];
+}
+
 export interface NodeState {
   nodeName: string;
   /** Pods attached on this node, sorted by namespace/name. */
@@ -42,6 +54,8 @@ export interface NodeState {
   podBridge?: string;
   /** NetworkPolicy for this node's pods (policy-state.ts); absent: nothing is isolated. */
   policy?: NodePolicy;
+  /** Service proxying; absent: none (kube-proxy or nothing does it). */
+  services?: NodeServices;
 }
 
 /** What applying a NodeState did. */

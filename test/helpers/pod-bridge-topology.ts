@@ -22,8 +22,16 @@ export interface PodBridgeTopology {
   pods: { p1: string; p2: string; p3: string };
 }
 
-/** `nfCall`: create the bridge with its netfilter calls on (else the agent turns them on). */
-export async function podBridgeTopology(t: ExecutionContext, label: string, options: { nfCall?: boolean } = {}): Promise<PodBridgeTopology> {
+export interface TopologyOptions {
+  /** Create the bridge with its netfilter calls on (else the agent turns them on). */
+  nfCall?: boolean;
+  /** Pod ports in hairpin mode, so that a pod reaches itself through a DNAT (kubelet's hairpin-veth). */
+  hairpin?: boolean;
+  /** A default route of the node via the remote host, as a real node has one (a service address is routable). */
+  defaultRoute?: boolean;
+}
+
+export async function podBridgeTopology(t: ExecutionContext, label: string, options: TopologyOptions = {}): Promise<PodBridgeTopology> {
   const node = tempNetns(t, `${label}n`);
   const remote = tempNetns(t, `${label}r`);
   writeSysctl(node, 'net.ipv4.ip_forward', 1);
@@ -46,12 +54,19 @@ export async function podBridgeTopology(t: ExecutionContext, label: string, opti
     await nl.routes.add({ dst: '10.244.0.0/24', gateway: '10.0.0.1' });
     await nl.routes.add({ dst: 'fd00:10:244::/64', gateway: 'fd00:0:1::1' });
   });
+  if (options.defaultRoute) {
+    await withNetlink(node, async (nl) => {
+      await nl.routes.add({ dst: 'default', gateway: REMOTE.v4 });
+      await nl.routes.add({ dst: 'default', family: 6, gateway: REMOTE.v6 });
+    });
+  }
   const pods: Record<string, string> = {};
   for (const [name, ips] of Object.entries({ p1: P1, p2: P2, p3: P3 })) {
     const ns = tempNetns(t, `${label}${name}`);
     await withNetlink(node, async (nl) => {
       await nl.links.createVeth({ name: `v${name}`, peer: { name: 'eth0', netns: ns } });
       await nl.links.setMaster(`v${name}`, BRIDGE);
+      if (options.hairpin) await nl.links.setBridgePort(`v${name}`, { hairpin: true });
       await nl.links.setUp(`v${name}`);
     });
     await withNetlink(ns, async (nl) => {

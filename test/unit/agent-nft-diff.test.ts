@@ -164,3 +164,16 @@ test('what an apply committed is what the kernel lists back, so later applies sk
   t.is(reads.count, 3, 'only the apply after the failure read again');
   t.is(diffTable(W, renderNodeTable(state([['b', ['10.244.1.3']]])), await listObjects(W)).size, 0);
 });
+
+test("a set the data path fills (session affinity) keeps the kernel's elements; its flags compare without 'dynamic', which nft 1.0.x does not list", async (t) => {
+  const fake = new FakeNft();
+  const affinity = (): DesiredTable =>
+    table(['ip saddr @aff update @aff { ip saddr }'], { sets: [{ kind: 'set', name: 'aff', type: 'ipv4_addr', flags: ['dynamic', 'timeout'], timeout: 60, elements: [] }] });
+  await applied(fake, affinity());
+  const listed = (await fake.listObjects(W))!;
+  const learned = {
+    ...listed,
+    sets: listed.sets.map((s) => (s.name === 'aff' ? { ...s, flags: ['timeout' as const], elements: [{ key: ['10.0.0.9'], timeout: 60 }] } : s)),
+  };
+  t.is(diffTable(W, affinity(), learned).size, 0, 'a client the kernel remembers stays remembered');
+});

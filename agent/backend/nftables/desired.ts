@@ -18,6 +18,8 @@ export interface DesiredSet {
   /** nft type: 'ipv4_addr', or for a map 'ipv4_addr . inet_service : verdict'. */
   type: string;
   flags?: SetFlag[];
+  /** Default element timeout in seconds (flag 'timeout'). */
+  timeout?: number;
   /** Every element counts what matched it (per-policy counters are read from them). */
   counter?: boolean;
   comment?: string;

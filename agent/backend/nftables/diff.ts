@@ -29,8 +29,20 @@ function baseMatches(want: DesiredChain, have: ChainInfo): boolean {
 }
 
 function setMatches(want: DesiredSet, have: SetInfo): boolean {
-  const flags = (f: readonly string[] | undefined) => [...(f ?? [])].sort().join(',');
-  return have.type === want.type && flags(have.flags) === flags(want.flags) && (have.comment ?? '') === (want.comment ?? '') && Boolean(have.counter) === Boolean(want.counter);
+  // 'dynamic' is not compared: the JSON listing of nft 1.0.x leaves it out.
+  const flags = (f: readonly string[] | undefined) => [...(f ?? [])].filter((x) => x !== 'dynamic').sort().join(',');
+  return (
+    have.type === want.type &&
+    flags(have.flags) === flags(want.flags) &&
+    (have.comment ?? '') === (want.comment ?? '') &&
+    Boolean(have.counter) === Boolean(want.counter) &&
+    have.timeout === want.timeout
+  );
+}
+
+/** A set the data path fills (session affinity): its elements are the kernel's, never diffed. */
+function filledByPackets(set: DesiredSet): boolean {
+  return set.flags?.includes('dynamic') ?? false;
 }
 
 /**
@@ -46,7 +58,15 @@ function addRules(tx: Transaction, chain: DesiredChain): void {
 }
 
 function addSetWithElements(tx: Transaction, set: DesiredSet): void {
-  tx.add({ kind: set.kind, name: set.name, type: set.type, ...(set.flags ? { flags: set.flags } : {}), ...(set.counter ? { counter: true } : {}), ...(set.comment ? { comment: set.comment } : {}) });
+  tx.add({
+    kind: set.kind,
+    name: set.name,
+    type: set.type,
+    ...(set.flags ? { flags: set.flags } : {}),
+    ...(set.timeout !== undefined ? { timeout: set.timeout } : {}),
+    ...(set.counter ? { counter: true } : {}),
+    ...(set.comment ? { comment: set.comment } : {}),
+  });
   for (const e of set.elements) tx.add({ kind: 'element', [set.kind]: set.name, key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) });
 }
 
@@ -96,6 +116,7 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
       addSetWithElements(tx, set);
       continue;
     }
+    if (filledByPackets(set)) continue;
     const want = new Map(set.elements.map((e) => [elementSignature(e), e]));
     const present = new Set(have.elements.map((e) => elementSignature(e)));
     for (const e of have.elements) {
@@ -148,6 +169,7 @@ export function committedListing(table: TableRef, desired: DesiredTable): TableO
     handle: 0,
     type: s.type,
     flags: [...(s.flags ?? [])],
+    ...(s.timeout !== undefined ? { timeout: s.timeout } : {}),
     ...(s.counter ? { counter: true } : {}),
     ...(s.comment ? { comment: s.comment } : {}),
     elements: s.elements.map((e) => ({ key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) })),

@@ -10,6 +10,7 @@ import type { NodeState } from '../../dataplane/node-state';
 import type { Masquerade } from '../../dataplane/node-state';
 import type { DesiredChain, DesiredRule, DesiredTable } from './desired';
 import { renderBridgeGuard, renderPolicy } from './render-policy';
+import { renderServices } from './render-services';
 
 export const LOCAL_PODS_V4 = 'local-pods-v4';
 export const LOCAL_PODS_V6 = 'local-pods-v6';
@@ -35,16 +36,19 @@ export function renderNodeTable(state: NodeState): DesiredTable {
   const elements = (family: 4 | 6) =>
     state.localPods.flatMap((pod) => pod.ips.filter((ip) => net.isIP(ip) === family).map((ip) => ({ key: [ip], comment: `${pod.namespace}/${pod.name}` })));
   const policy = renderPolicy(state.policy);
+  const services = renderServices(state.services);
   return {
     comment: `weft-agent of node ${state.nodeName}: owned by the agent, changes are reverted`,
     sets: [
       { kind: 'set', name: LOCAL_PODS_V4, type: 'ipv4_addr', comment: 'pods on this node', elements: elements(4) },
       { kind: 'set', name: LOCAL_PODS_V6, type: 'ipv6_addr', comment: 'pods on this node', elements: elements(6) },
       ...policy.sets,
+      ...services.sets,
     ],
     chains: [
       ...renderBridgeGuard(state.podBridge, { 4: LOCAL_PODS_V4, 6: LOCAL_PODS_V6 }),
       ...policy.chains,
+      ...services.chains,
       ...masqueradeChain(state.masquerade),
     ],
     counted: policy.counted,
