@@ -3,13 +3,14 @@
  * up, apply, probe, get, exec, node add/remove, down, list.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import type { Argv } from 'yargs';
 import { labApply, type ApplyChange } from '../lab/cluster/apply';
 import { labDown, labsWithNamespaces } from '../lab/cluster/down';
 import { labAddNode, labRemoveNode } from '../lab/cluster/membership';
 import { execIn, findPod, nodeRows, openLab, podRows, serviceRows } from '../lab/cluster/inspect';
 import { stateRoot } from '../lab/cluster/names';
-import { probeMatrix, type ProbeMatrix } from '../lab/cluster/probe';
+import { probeMatrix, probeTarget, type Protocol, type ProbeMatrix } from '../lab/cluster/probe';
 import { DEFAULT_PORTS, labUp } from '../lab/cluster/up';
 import type { AgentBackend } from '../lab/cluster/state';
 import type { OverlayMode } from '../overlay/mtu';
@@ -144,11 +145,37 @@ export function matrixText(m: ProbeMatrix, wide: boolean): string {
   return text;
 }
 
-async function probe(a: LabArgs & { port: number; protocol: string; family: number; timeout: number }): Promise<void> {
+/** A --to target: an IP address, or a Service of the lab (NS/NAME, or NAME in default) by its cluster IP. */
+function targetAddress(manifests: string, to: string): { host: string; what: string } {
+  if (net.isIP(to)) return { host: to, what: to };
+  const [namespace, name] = to.includes('/') ? to.split('/', 2) : ['default', to];
+  const svc = serviceRows(manifests).find((s) => s.namespace === namespace && s.name === name);
+  if (!svc) throw new UsageError(`--to ${JSON.stringify(to)}: no such Service in the lab, and not an IP address`);
+  if (!net.isIP(svc.clusterIP)) throw new UsageError(`--to ${to}: the Service has no cluster IP (${svc.clusterIP || 'none'})`);
+  return { host: svc.clusterIP, what: `service/${namespace}/${name} (${svc.clusterIP})` };
+}
+
+async function probeTo(a: LabArgs & { port: number; timeout: number; to: string; count: number }, protocol: Protocol): Promise<void> {
+  const { state, manifests } = openLab(a.name, rootOf(a));
+  if (!Number.isInteger(a.count) || a.count < 1 || a.count > 1000) throw new UsageError(`invalid --count ${a.count} (1 to 1000)`);
+  const target = targetAddress(manifests, a.to);
+  const rows = await probeTarget(state, target.host, { port: a.port, protocol, timeoutMs: a.timeout, count: a.count });
+  if (a.output === 'json') return printJson(rows);
+  const spread = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .map(([k, n]) => `${k} x${n}`)
+      .join(', ');
+  process.stdout.write(`${a.count} ${protocol} probes per pod to ${target.what} port ${a.port}\n`);
+  process.stdout.write(table(['FROM', 'ANSWERED BY'], Object.entries(rows).map(([client, counts]) => [client, spread(counts)])));
+}
+
+async function probe(a: LabArgs & { port: number; protocol: string; family: number; timeout: number; to?: string; count: number }): Promise<void> {
   const { state } = openLab(a.name, rootOf(a));
   if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) throw new UsageError(`invalid --port ${a.port}`);
   const protocol = a.protocol.toUpperCase();
   if (protocol !== 'TCP' && protocol !== 'UDP') throw new UsageError(`invalid --protocol ${JSON.stringify(a.protocol)} (TCP or UDP)`);
+  if (a.to !== undefined) return probeTo({ ...a, to: a.to }, protocol);
   const m = await probeMatrix(state, { port: a.port, protocol, family: a.family === 6 ? 6 : 4, timeoutMs: a.timeout });
   if (a.output === 'json') {
     const out: Record<string, Record<string, boolean>> = {};
@@ -259,13 +286,15 @@ export function labCommand(y: Argv): Argv {
       )
       .command(
         'probe',
-        'connect from every pod to every pod and print the matrix',
+        'connect from every pod to every pod and print the matrix (with --to: from every pod to one Service or address)',
         (c) =>
           c
             .option('port', { type: 'number', default: 80 })
             .option('protocol', { type: 'string', default: 'TCP', describe: 'TCP or UDP' })
             .option('family', { type: 'number', choices: [4, 6], default: 4, describe: 'probe the pods\' IPv4 or IPv6 addresses' })
-            .option('timeout', { type: 'number', default: 1000, describe: 'milliseconds per connection' }),
+            .option('timeout', { type: 'number', default: 1000, describe: 'milliseconds per connection' })
+            .option('to', { type: 'string', describe: 'probe this target from every pod instead: a Service (NS/NAME) or an address' })
+            .option('count', { type: 'number', default: 10, describe: 'with --to: probes per pod' }),
         (a) => probe(a),
       )
       .command(

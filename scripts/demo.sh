@@ -61,14 +61,29 @@ weftctl lab probe --name "$lab" --protocol TCP --port 80
 echo
 weftctl lab probe --name "$lab" --protocol UDP --port 81
 
+step "through the Service shop/backend: 10 connections from every pod to its cluster IP"
+echo "The agents proxy Services (DNAT to an endpoint in nftables, as kube-proxy would): the"
+echo "policy applies after the translation, so only shop/frontend gets answers from shop/backend"
+echo "(shop/backend reaching itself through its Service is masqueraded to its node's address, which"
+echo "the policy does not admit either)."
+echo
+service=$(weftctl lab probe --name "$lab" --to shop/backend --port 80 --count 10 --timeout 500 -o json)
+weftctl lab probe --name "$lab" --to shop/backend --port 80 --count 10 --timeout 500
+
 step "agent on node-0 (weftctl status)"
 weftctl status --lab "$lab" --node node-0
 
 # The demo passes when every pod reaches every other pod, on its node and across nodes, except
 # what the policy drops.
-if node -e "$expected_check" "$pods" "$tcp" "$udp"; then
+service_check='
+  const rows = JSON.parse(process.argv[1]);
+  const wrong = Object.entries(rows).filter(([client, counts]) =>
+    client === "shop/frontend" ? counts["shop/backend"] !== 10 : counts["shop/backend"] !== undefined);
+  if (wrong.length > 0) { console.log("through the service:", JSON.stringify(wrong)); process.exit(1); }
+'
+if node -e "$expected_check" "$pods" "$tcp" "$udp" && node -e "$service_check" "$service"; then
   echo
-  echo "demo: every pod reaches every other pod, on its node and across nodes; shop/backend only from shop/frontend on TCP 80"
+  echo "demo: every pod reaches every other pod, on its node and across nodes; shop/backend only from shop/frontend on TCP 80, directly and through its Service"
 else
   echo
   echo "demo: probes FAILED (above: what differs from the policy)"

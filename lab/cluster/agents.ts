@@ -19,8 +19,8 @@ export const AGENT_HEALTH_LISTEN = '127.0.0.1:9764';
 
 /**
  * The agent's command line: its own sockets and node network file in the node's directory, the
- * VXLAN overlay between the nodes (the agent's default mode), and the cluster's ranges, which
- * are never masqueraded.
+ * VXLAN overlay between the nodes (the agent's default mode), the cluster's ranges, which are
+ * never masqueraded, and service proxying.
  */
 export function agentArgs(
   node: string,
@@ -44,6 +44,8 @@ export function agentArgs(
     '--overlay', overlay,
     '--cluster-cidr', CLUSTER_CIDRS.join(','),
     '--service-cidr', SERVICE_CIDR_V4,
+    // The lab has no kube-proxy: the agents proxy its Services.
+    '--proxy',
     '--log-level', logLevel,
   ];
 }

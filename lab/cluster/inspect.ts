@@ -82,9 +82,11 @@ export function nodeRows(state: LabState): NodeRow[] {
   }));
 }
 
+/** "name:port[:nodePort][->targetPort]/PROTOCOL", kubectl's PORT(S) with the name and target. */
 function portText(p: Record<string, unknown>): string {
   const target = p.targetPort !== undefined && p.targetPort !== p.port ? `->${String(p.targetPort)}` : '';
-  return `${p.name ? `${String(p.name)}:` : ''}${String(p.port)}${target}/${String(p.protocol ?? 'TCP')}`;
+  const nodePort = typeof p.nodePort === 'number' ? `:${p.nodePort}` : '';
+  return `${p.name ? `${String(p.name)}:` : ''}${String(p.port)}${nodePort}${target}/${String(p.protocol ?? 'TCP')}`;
 }
 
 export function serviceRows(manifests: string): ServiceRow[] {

@@ -1,12 +1,13 @@
 /**
  * The lab's "container": one process per pod, started inside the pod's network namespace. It
- * answers every TCP connection and UDP datagram on its ports with the pod's `namespace/name`,
- * and, like agnhost's netexec in Kubernetes' e2e tests, dials other pods on request: the lab's
+ * answers every TCP connection and UDP datagram on its ports with the pod's `namespace/name`
+ * (and on the "whoami" port, WHOAMI_PORT, with `namespace/name client-address`: what a service
+ * test needs to see whether the client's address was kept or masqueraded), and, like agnhost's netexec in Kubernetes' e2e tests, dials other pods on request: the lab's
  * probes are real connections made from inside the client pod, started over a unix socket in
  * the lab's state directory (so the control path never crosses the pod network, where policy
  * will apply).
  *
- *   node pod-server.js --id NS/NAME --tcp 80,81 --udp 80,81 --control PATH
+ *   node pod-server.js --id NS/NAME --tcp 80,81 --udp 80,81 [--whoami 9376] --control PATH
  *
  * Readiness is written to fd 3 ("ready\n") once every port listens, then fd 3 is closed.
  * Control protocol: one JSON line in, one JSON line out:
@@ -36,6 +37,9 @@ export interface ControlRequest {
 export interface ControlResponse {
   results: ProbeAnswer[];
 }
+
+/** The lab pods' whoami port (agnhost serve-hostname's port). */
+export const WHOAMI_PORT = 9376;
 
 /** Longest answer read from a server: a `namespace/name` is at most 317 bytes. */
 const MAX_ANSWER = 1024;
@@ -112,10 +116,13 @@ function parsePorts(value: string | undefined): number[] {
   });
 }
 
-function listenTcp(port: number, id: string): Promise<void> {
+/** The client's address as the server sees it (an IPv4 client of the dual-stack socket unmapped). */
+const peerOf = (socket: net.Socket) => (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+
+function listenTcp(port: number, id: string, answer: (socket: net.Socket) => string = () => id): Promise<void> {
   const server = net.createServer((socket) => {
     socket.on('error', () => undefined);
-    socket.end(`${id}\n`);
+    socket.end(`${answer(socket)}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -175,7 +182,13 @@ async function main(argv: string[]): Promise<void> {
   if (!id || !control) throw new Error('usage: pod-server --id NS/NAME --control PATH [--tcp PORTS] [--udp PORTS]');
   const tcp = parsePorts(opt('tcp'));
   const udp = parsePorts(opt('udp'));
-  await Promise.all([...tcp.map((p) => listenTcp(p, id)), ...udp.map((p) => listenUdp(p, id)), listenControl(control)]);
+  const whoami = parsePorts(opt('whoami'));
+  await Promise.all([
+    ...tcp.map((p) => listenTcp(p, id)),
+    ...udp.map((p) => listenUdp(p, id)),
+    ...whoami.map((p) => listenTcp(p, id, (socket) => `${id} ${peerOf(socket)}`)),
+    listenControl(control),
+  ]);
   const stop = () => {
     fs.rmSync(control, { force: true });
     process.exit(0);

@@ -18,6 +18,7 @@ import { tailOf, writeFileAtomic } from './files';
 import { runningPod, scheduledPod } from './kube';
 import { deleteObject, writeObject } from './manifests';
 import { labPaths, nodePaths, podNetnsName, podPaths } from './names';
+import { WHOAMI_PORT } from './pod-server';
 import { isOurs, spawnDetachedIn, stopRecorded } from './processes';
 import type { LabState, NodeRecord, PodRecord, ServedPorts } from './state';
 
@@ -108,7 +109,7 @@ async function startServer(labDir: string, pod: Pick<PodRecord, 'namespace' | 'n
   const p = podPaths(labDir, pod.number);
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   const log = fs.openSync(p.log, 'a', 0o600);
-  const args = [POD_SERVER, '--id', `${pod.namespace}/${pod.name}`, '--control', p.control, '--tcp', serves.tcp.join(','), '--udp', serves.udp.join(',')];
+  const args = [POD_SERVER, '--id', `${pod.namespace}/${pod.name}`, '--control', p.control, '--tcp', serves.tcp.join(','), '--udp', serves.udp.join(','), '--whoami', String(WHOAMI_PORT)];
   let child;
   try {
     child = spawnDetachedIn(pod.netns, process.execPath, args, ['ignore', log, log, 'pipe']);

@@ -106,3 +106,42 @@ export async function probeMatrix(state: LabState, o: ProbeOptions, pods: PodRec
   );
   return { port: o.port, protocol: o.protocol, family: o.family, pods: servers.map((s) => s.key), cells, durationMs: performance.now() - started };
 }
+
+/**
+ * `count` connections (TCP) or datagrams (UDP, each from a new socket) from inside `pod` to
+ * host:port, one after the other: the answers, or why there was none. How a service test counts
+ * which endpoints a frontend spreads over.
+ */
+export async function probeFromPod(pod: PodRecord, host: string, port: number, protocol: Protocol, count: number, timeoutMs = 1000): Promise<ProbeAnswer[]> {
+  if (!pod.server) throw new Error(`${podKey(pod)} has no server`);
+  const req: ControlRequest = { probes: Array.from({ length: count }, () => ({ host, port, protocol })), timeoutMs, concurrency: 1 };
+  const res = await controlCall(pod.server.control, req, timeoutMs * count + 3000);
+  return res.results;
+}
+
+/** What one client got from `count` probes of one target: answer (the server's id) or error -> how often. */
+export type AnswerCounts = Record<string, number>;
+
+/**
+ * From every pod (in parallel), `count` probes of host:port: how the answers spread. How a
+ * Service is seen from each pod: which endpoints answer, and which clients are refused or dropped.
+ */
+export async function probeTarget(state: LabState, host: string, o: Omit<ProbeOptions, 'family' | 'perClient'> & { count: number }, pods: PodRecord[] = state.pods): Promise<Record<string, AnswerCounts>> {
+  const rows: Record<string, AnswerCounts> = {};
+  await bounded(
+    pods.map((client) => async () => {
+      const counts: AnswerCounts = {};
+      try {
+        for (const a of await probeFromPod(client, host, o.port, o.protocol, o.count, o.timeoutMs)) {
+          const key = 'answer' in a ? (a.answer.split(' ')[0] ?? '') : a.error;
+          counts[key] = (counts[key] ?? 0) + 1;
+        }
+      } catch (err) {
+        counts[`client pod cannot probe: ${(err as Error).message}`] = o.count;
+      }
+      rows[podKey(client)] = counts;
+    }),
+    o.clients ?? 16,
+  );
+  return Object.fromEntries(pods.map((p) => [podKey(p), rows[podKey(p)]]));
+}

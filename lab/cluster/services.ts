@@ -31,7 +31,9 @@ function clusterIpOf(svc: KubeObject | undefined): string | undefined {
 }
 
 /** The Service as stored: with its ClusterIP (and clusterIPs) filled in. */
-export function admitService(svc: KubeObject, existing: KubeObject | undefined, all: Iterable<KubeObject>): KubeObject {
+export function admitService(svc: KubeObject, existing: KubeObject | undefined, stored: Iterable<KubeObject>): KubeObject {
+  // Read twice (addresses, then node ports): an iterator would be spent after the first.
+  const all = [...stored];
   const where = `Service ${svc.metadata.namespace}/${svc.metadata.name}`;
   const spec = { ...(svc.spec ?? {}) };
   const type = spec.type ?? 'ClusterIP';

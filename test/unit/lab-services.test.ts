@@ -24,6 +24,13 @@ test('NodePort and LoadBalancer services get a free node port per port, lowest f
   t.deepEqual(nodePorts(d), [undefined], 'a LoadBalancer may go without node ports');
 });
 
+test('the stored Services may come as an iterator (lab apply passes a Map\'s values): node ports still see them', (t) => {
+  const a = admitService(svc('a', { type: 'NodePort', ports: [{ port: 80 }] }), undefined, []);
+  const b = admitService(svc('b', { type: 'NodePort', ports: [{ port: 80 }] }), undefined, new Map([['a', a]]).values());
+  t.deepEqual(nodePorts(b), [30001]);
+  t.not(b.spec?.clusterIP, a.spec?.clusterIP);
+});
+
 test('a named node port is checked: in range, not held by another Service', (t) => {
   const a = admitService(svc('a', { type: 'NodePort', ports: [{ port: 80, nodePort: 31000 }] }), undefined, []);
   t.deepEqual(nodePorts(a), [31000]);
