@@ -17,6 +17,10 @@ import { ObjectCache } from './cache';
 import { clusterNodes, compileNodeState, type CompileConfig } from './compile/node-state';
 import { ensureBridgeNetfilter } from './dataplane/bridge-netfilter';
 import type { PolicyProblem } from './dataplane/policy-state';
+import type { ServiceProblem, ServiceState } from './dataplane/service-state';
+import { ConntrackCli, type ConntrackDeleter } from '../kernel/conntrack';
+import { flushStaleConntrack } from './proxy/flush-conntrack';
+import { HealthCheckServers } from './proxy/health-check-server';
 import type { OverlayController } from '../overlay/controller';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
@@ -41,6 +45,8 @@ export interface AgentOptions {
   metrics?: AgentMetrics;
   /** How long a CNI registration waits for the pod's object (default 3 s). */
   registerPodWaitMs?: number;
+  /** Deletes stale conntrack entries of UDP/SCTP services (--proxy); the `conntrack` tool when absent. */
+  conntrack?: ConntrackDeleter;
   /** Timings of the reconcile loop (tests shorten them). */
   reconcile?: Pick<ReconcilerOptions, 'coalesceMs' | 'initialRetryMs' | 'maxRetryMs' | 'resyncIntervalMs'>;
 }
@@ -66,10 +72,19 @@ export class Agent {
   /** The overlay's last "no route" reasons, logged again only when they change. */
   private lastOverlaySkipped = '[]';
   private lastPolicyProblems = '[]';
+  private lastServiceProblems = '[]';
+  private lastHealthCheckFailures = '[]';
+  /** The services the last successful apply put in the kernel: what stale conntrack entries are found against. */
+  private appliedServices?: ServiceState;
+  /** Health-check node ports, when services are proxied. */
+  private readonly healthChecks?: HealthCheckServers;
+  private readonly conntrack: ConntrackDeleter;
 
   private constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
     this.sources = options.sources.map((source) => ({ source, synced: false, skipped: 0 }));
+    this.conntrack = options.conntrack ?? new ConntrackCli();
+    if (options.compile?.proxy) this.healthChecks = new HealthCheckServers();
     const log = options.log;
     this.reconciler = new Reconciler({
       ...options.reconcile,
@@ -94,7 +109,8 @@ export class Agent {
 
   /**
    * One sync: the pod bridge handing its traffic to netfilter, the rules through the backend,
-   * then the overlay's devices and routes.
+   * what follows services once their rules are in (stale conntrack entries, health-check
+   * ports), then the overlay's devices and routes.
    */
   private async sync(resync: boolean): Promise<SyncOutcome> {
     const { backend, overlay, nodeName } = this.options;
@@ -102,12 +118,14 @@ export class Agent {
     const state = compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile);
     const compileMs = performance.now() - compileStarted;
     this.reportPolicyProblems(state.policy?.problems ?? []);
+    this.reportServiceProblems(state.services?.state.problems ?? []);
     let bridgeChanges = 0;
     if (state.podBridge && (await ensureBridgeNetfilter(state.podBridge)) === 'turned-on') {
       bridgeChanges = 1;
       this.options.log.info({ bridge: state.podBridge }, 'pod bridge now hands its traffic to netfilter');
     }
     const applied = await backend.apply(state, { fromKernel: resync });
+    if (state.services) await this.afterServicesApplied(state.services.state);
     const outcome = { changes: applied.changes + bridgeChanges, rules: applied.rules, compileMs };
     if (!overlay) return outcome;
     const { nodes, problems } = clusterNodes(this.cache, this.options.compile?.derive);
@@ -137,6 +155,42 @@ export class Agent {
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * Once the backend has the new service rules: deletes the conntrack entries they leave stale
+   * (UDP flows still DNATed to endpoints that left) and serves the health-check node ports.
+   * Neither failure fails the sync: the rules are in, and redoing them would not help.
+   */
+  private async afterServicesApplied(next: ServiceState): Promise<void> {
+    const { log } = this.options;
+    const previous = this.appliedServices;
+    this.appliedServices = next;
+    const flush = await flushStaleConntrack(previous, next, this.conntrack);
+    if (flush.deletions.length > 0) {
+      // Endpoint churn without live UDP flows is common: only deletions that found entries are news.
+      log[flush.deleted > 0 ? 'info' : 'debug']({ filters: flush.deletions.length, deleted: flush.deleted, failed: flush.failures.length }, 'stale conntrack entries deleted');
+    }
+    for (const f of flush.failures) log.warn({ err: f.error, filter: f.deletion }, 'could not delete stale conntrack entries');
+    if (!this.healthChecks) return;
+    const hc = await this.healthChecks.sync(next.healthChecks);
+    for (const c of hc.closed) log.info(c, 'health-check node port closed');
+    for (const o of hc.opened) log.info(o, 'health-check node port serving');
+    // Tried again every sync: logged when the set of ports that cannot be bound changes.
+    const failures = hc.failed.map((f) => ({ service: f.service, port: f.port, reason: f.error.message }));
+    const text = JSON.stringify(failures);
+    if (text !== this.lastHealthCheckFailures) {
+      this.lastHealthCheckFailures = text;
+      for (const f of failures) log.warn(f, 'health-check node port cannot be served; retrying on every sync');
+    }
+  }
+
+  /** Logs the Services (and slices, Node, configuration) that cannot be fully proxied, each time the list changes. */
+  private reportServiceProblems(problems: readonly ServiceProblem[]): void {
+    const text = JSON.stringify(problems);
+    if (text === this.lastServiceProblems) return;
+    this.lastServiceProblems = text;
+    for (const p of problems) this.options.log.warn({ object: p.object, reason: p.reason }, 'Service not fully proxied');
   }
 
   /** Logs the policies that cannot be enforced, each time the list changes (not every sync). */
@@ -245,7 +299,7 @@ export class Agent {
   async stop(): Promise<void> {
     for (const s of this.sources) await s.source.stop().catch(() => undefined);
     await this.reconciler.stop();
-    await Promise.all([this.api?.close(), this.cni?.close(), this.healthServer?.close()]);
+    await Promise.all([this.api?.close(), this.cni?.close(), this.healthServer?.close(), this.healthChecks?.close()]);
   }
 }
 

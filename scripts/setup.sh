@@ -11,6 +11,8 @@ have node || need_pkgs+=(nodejs npm)
 have nft || need_pkgs+=(nftables)
 have iptables-restore || need_pkgs+=(iptables)
 have ipset || need_pkgs+=(ipset)
+# The agent deletes stale UDP conntrack entries of services with it (--proxy).
+have conntrack || need_pkgs+=(conntrack)
 # Not used by weft itself (it speaks netlink); operators and tests debug with ip and bridge.
 have ip || need_pkgs+=(iproute2)
 have iperf3 || need_pkgs+=(iperf3)
