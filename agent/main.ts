@@ -17,12 +17,19 @@ import { createSource } from './sources/create';
 import { OverlayController } from '../overlay/controller';
 import { parseDeriveConfig } from '../overlay/derive';
 
+/**
+ * How long one kernel transaction may take before it is killed (and the sync retried). Large:
+ * at 10,000 services a first iptables-restore takes minutes (bench/services.ts), and killing it
+ * only starts it over.
+ */
+const KERNEL_TOOL_TIMEOUT_MS = 600_000;
+
 function backendFor(o: AgentCliOptions): DataPlaneBackend {
   if (o.backend === 'iptables') {
-    const families = (['ipv4', 'ipv6'] as const).map((family) => new IptablesCli({ family, binary: o.iptablesBinary }));
+    const families = (['ipv4', 'ipv6'] as const).map((family) => new IptablesCli({ family, binary: o.iptablesBinary, timeoutMs: KERNEL_TOOL_TIMEOUT_MS }));
     return new IptablesBackend(families, chainPrefix(o.table));
   }
-  return new NftablesBackend(new NftCli(), o.table);
+  return new NftablesBackend(new NftCli({ timeoutMs: KERNEL_TOOL_TIMEOUT_MS }), o.table);
 }
 
 async function main(): Promise<void> {

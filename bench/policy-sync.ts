@@ -21,24 +21,12 @@ import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { eventually, spawnAgent, waitReady, type AgentProcess } from '../lab/agent-process';
 import { syntheticCluster } from './policy-cluster';
 import { fmt, quantile } from './stats';
+import { median, syncLogs, type SyncLog } from './sync-log';
 
 type Backend = 'nftables' | 'iptables';
 const LOCAL_NODE = 'node-0';
 const CHANGES = 20;
 
-interface SyncLog {
-  time: number;
-  changes: number;
-  rules: number;
-  durationMs: number;
-  compileMs: number;
-}
-
-function syncLogs(agent: AgentProcess): SyncLog[] {
-  return agent.logs().filter((l) => l.msg === 'sync applied') as unknown as SyncLog[];
-}
-
-const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 function writeCluster(dir: string): KubeObject[] {
   const { namespaces, pods, policies } = syntheticCluster();

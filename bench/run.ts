@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy|policy-sync|policy-datapath] [--runs N]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy|policy-sync|policy-datapath|services] [--runs N] [--scales 100,1000]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
+import { benchServices } from './services';
 import { pluginPath } from '../lab/cni-exec';
 import { benchAgentScale } from './agent-scale';
 import { benchAttach } from './cni-attach';
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     if (!only || only === 'policy') await benchPolicyCompile(option('runs') ? runs : 20);
     if (!only || only === 'policy' || only === 'policy-sync') await benchPolicySync();
     if (!only || only === 'policy' || only === 'policy-datapath') await benchPolicyDatapath(option('runs') ? runs : 5);
+    if (!only || only === 'services') await benchServices(option('scales') ? option('scales')!.split(',').map(Number) : undefined);
   } finally {
     cleanup();
   }

@@ -16,8 +16,12 @@ import type { IpFamily, IptablesBinary, IptablesTableName, SavedTable } from './
 
 export interface Iptables {
   readonly family: IpFamily;
-  /** Applies the transaction; throws IptablesError when iptables-restore refuses it. */
-  run(tx: IptablesTransaction): Promise<void>;
+  /**
+   * Applies the transaction; throws IptablesError when iptables-restore refuses it. `known`:
+   * tables as the caller already knows them, which its jumps and deletions are reconciled
+   * against instead of an iptables-save (tables not in it are read).
+   */
+  run(tx: IptablesTransaction, known?: CurrentState): Promise<void>;
   /**
    * Parses the transaction without committing it (`iptables-restore --test`). The nft backend
    * checks syntax and options only; the legacy one also resolves targets such as jump chains.
@@ -56,8 +60,8 @@ export class IptablesCli implements Iptables {
     this.programs = iptablesPrograms(options.family, options.binary);
   }
 
-  async run(tx: IptablesTransaction): Promise<void> {
-    await this.restore(tx, []);
+  async run(tx: IptablesTransaction, known?: CurrentState): Promise<void> {
+    await this.restore(tx, [], known);
   }
 
   async check(tx: IptablesTransaction): Promise<void> {
@@ -80,14 +84,14 @@ export class IptablesCli implements Iptables {
   }
 
   /** Reads what the transaction's jumps and deletions depend on, renders, and restores. */
-  private async restore(tx: IptablesTransaction, extra: string[]): Promise<void> {
+  private async restore(tx: IptablesTransaction, extra: string[], known: CurrentState = {}): Promise<void> {
     if (tx.family !== this.family) {
       throw new IptablesValidationError(`an ${tx.family} transaction cannot run on ${this.programs.restore}`);
     }
     if (tx.isEmpty) return;
-    const tables = tx.tablesNeedingState();
+    const tables = tx.tablesNeedingState().filter((t) => known[t] === undefined);
     const saved = await Promise.all(tables.map((t) => this.save(t)));
-    const current: CurrentState = {};
+    const current: CurrentState = { ...known };
     for (const s of saved) current[s.table] = s;
     const input = tx.render(current);
     const wait = String(this.options.waitSeconds ?? 5);

@@ -18,6 +18,7 @@ import type {
   Chain,
   ChainInfo,
   Element,
+  ElementBatch,
   ElementInfo,
   NftMap,
   NftSet,
@@ -242,6 +243,11 @@ export class FakeNft implements Nft {
         return this.applySet(table, op.verb, obj as NftSet | NftMap);
       case 'element':
         return this.applyElement(table, op.verb, obj as Element);
+      case 'elements': {
+        const batch = obj as ElementBatch;
+        for (const e of batch.entries) this.applyElement(table, op.verb, { ...e, kind: 'element', ...(batch.set !== undefined ? { set: batch.set } : { map: batch.map }) });
+        return;
+      }
     }
   }
 

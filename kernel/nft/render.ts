@@ -22,8 +22,9 @@ import {
   renderSeconds,
   renderSetFlags,
   renderSetType,
+  renderMapTypeof,
 } from './syntax';
-import type { Chain, Element, ElementRef, NftMap, NftSet, Operation, Rule, Table, TableRef, Verb } from './types';
+import type { Chain, Element, ElementBatch, ElementEntry, ElementRef, NftMap, NftSet, Operation, Rule, Table, TableRef, Verb } from './types';
 
 function fail(message: string): never {
   throw new NftValidationError(message);
@@ -78,7 +79,8 @@ function renderRule(verb: Verb, t: string, rule: Rule): string {
 function renderSetOrMap(verb: Verb, t: string, obj: NftSet | NftMap): string {
   const name = checkName(obj.kind, obj.name);
   if (verb !== 'add' && verb !== 'create') return `${verb} ${obj.kind} ${t} ${name}`;
-  const props = [`type ${obj.kind === 'set' ? renderSetType(obj.type) : renderMapType(obj.type)}`];
+  const declared = obj.kind === 'map' && obj.typeof !== undefined ? `typeof ${renderMapTypeof(obj.typeof)}` : undefined;
+  const props = [declared ?? `type ${obj.kind === 'set' ? renderSetType(obj.type) : renderMapType(obj.type)}`];
   if (obj.flags !== undefined && obj.flags.length > 0) props.push(`flags ${renderSetFlags(obj.flags)}`);
   if (obj.timeout !== undefined) props.push(`timeout ${renderSeconds('timeout', obj.timeout)}`);
   if (obj.counter) props.push('counter');
@@ -88,29 +90,41 @@ function renderSetOrMap(verb: Verb, t: string, obj: NftSet | NftMap): string {
 
 function renderElement(verb: Verb, t: string, el: Element | ElementRef): string {
   if ((el.set === undefined) === (el.map === undefined)) fail('an element names exactly one of set or map');
-  const container = el.set !== undefined ? checkName('set', el.set) : checkName('map', el.map);
+  const container = el.set !== undefined ? { kind: 'set' as const, name: checkName('set', el.set) } : { kind: 'map' as const, name: checkName('map', el.map) };
+  return `${verb} element ${t} ${container.name} { ${renderElementBody(verb, el, container)} }`;
+}
+
+function renderElementBatch(verb: Verb, t: string, batch: ElementBatch): string {
+  if ((batch.set === undefined) === (batch.map === undefined)) fail('an element batch names exactly one of set or map');
+  if (!Array.isArray(batch.entries) || batch.entries.length === 0) fail('an element batch needs at least one element');
+  const container = batch.set !== undefined ? { kind: 'set' as const, name: checkName('set', batch.set) } : { kind: 'map' as const, name: checkName('map', batch.map) };
+  const bodies = batch.entries.map((e) => renderElementBody(verb, e, container));
+  return `${verb} element ${t} ${container.name} { ${bodies.join(', ')} }`;
+}
+
+function renderElementBody(verb: Verb, el: ElementEntry | Pick<ElementEntry, 'key'>, container: { kind: 'set' | 'map'; name: string }): string {
   let body = renderElementKey(el.key);
   if (verb !== 'delete') {
-    const full = el as Element;
+    const full = el as ElementEntry;
     if (full.timeout !== undefined) body += ` timeout ${renderSeconds('element timeout', full.timeout)}`;
     if (full.comment !== undefined) body += ` comment ${quoteComment(full.comment)}`;
-    if (el.map !== undefined) {
-      if (full.value === undefined) fail(`element of map ${JSON.stringify(el.map)} needs a value`);
+    if (container.kind === 'map') {
+      if (full.value === undefined) fail(`element of map ${JSON.stringify(container.name)} needs a value`);
       body += ` : ${renderElementValue(full.value)}`;
     } else if (full.value !== undefined) {
-      fail(`element of set ${JSON.stringify(el.set)} cannot have a value (did you mean map?)`);
+      fail(`element of set ${JSON.stringify(container.name)} cannot have a value (did you mean map?)`);
     }
   }
-  return `${verb} element ${t} ${container} { ${body} }`;
+  return body;
 }
 
 // Which object kinds each verb takes, as nft defines them.
 const ALLOWED: Record<Verb, readonly string[]> = {
-  add: ['table', 'chain', 'rule', 'set', 'map', 'element'],
+  add: ['table', 'chain', 'rule', 'set', 'map', 'element', 'elements'],
   create: ['table', 'chain', 'set', 'map', 'element'],
   insert: ['rule'],
   replace: ['rule'],
-  delete: ['table', 'chain', 'rule', 'set', 'map', 'element'],
+  delete: ['table', 'chain', 'rule', 'set', 'map', 'element', 'elements'],
   flush: ['table', 'chain', 'set', 'map'],
 };
 
@@ -131,6 +145,8 @@ export function renderOperation(table: TableRef, op: Operation): string {
       return renderSetOrMap(op.verb, t, op.object as NftSet | NftMap);
     case 'element':
       return renderElement(op.verb, t, op.object);
+    case 'elements':
+      return renderElementBatch(op.verb, t, op.object);
   }
 }
 

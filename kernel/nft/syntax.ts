@@ -146,6 +146,12 @@ export function renderMapType(type: unknown): string {
   return `${renderConcatType('map type', sides[0])} : ${renderConcatType('map type', sides[1])}`;
 }
 
+/** A map's 'KEY : VALUE' declared by expressions: rule-text words, one ':' between the sides. */
+export function renderMapTypeof(expressions: unknown): string {
+  if (typeof expressions !== 'string' || !/^[a-z0-9 ._]+ : [a-z0-9 ._]+$/.test(expressions)) fail(`invalid map typeof ${JSON.stringify(expressions)}: expected 'KEY EXPRESSIONS : VALUE EXPRESSIONS'`);
+  return expressions;
+}
+
 export function renderSetFlags(flags: unknown): string {
   if (!Array.isArray(flags)) fail(`invalid set flags ${JSON.stringify(flags)}`);
   const seen = new Set<SetFlag>();

@@ -9,6 +9,7 @@ import type {
   Chain,
   ChainRef,
   Element,
+  ElementBatch,
   ElementRef,
   MapRef,
   NftMap,
@@ -53,7 +54,7 @@ export class Transaction {
   }
 
   /** Deletes an object; fails the transaction if it does not exist (or, for a chain or set, is in use). */
-  delete(object: Table | ChainRef | RuleRef | SetRef | MapRef | ElementRef): this {
+  delete(object: Table | ChainRef | RuleRef | SetRef | MapRef | ElementRef | ElementBatch): this {
     return this.push({ verb: 'delete', object });
   }
 
@@ -77,12 +78,20 @@ export class Transaction {
   }
 
   private push(op: Operation): this {
-    // Copied so that later changes to the caller's objects do not change what was validated.
-    const copy = { verb: op.verb, object: structuredClone(op.object) } as Operation;
+    // Copied so that later changes to the caller's objects do not change what was validated
+    // (element batches by hand: structuredClone of 100,000 elements takes half a second).
+    const copy = { verb: op.verb, object: op.object.kind === 'elements' ? copyBatch(op.object) : structuredClone(op.object) } as Operation;
     this.lines.push(renderOperation(this.table, copy));
     this.ops.push(copy);
     return this;
   }
+}
+
+function copyBatch(batch: ElementBatch): ElementBatch {
+  return {
+    ...batch,
+    entries: batch.entries.map((e) => ({ ...e, key: [...e.key], ...(e.value ? { value: [...e.value] } : {}) })),
+  };
 }
 
 /** Convenience constructors that fill in `kind`, for compilers building many objects. */

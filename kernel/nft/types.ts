@@ -69,6 +69,12 @@ export interface NftMap {
   name: string;
   /** 'KEY : VALUE', each side possibly a concatenation: 'ipv4_addr . inet_service : verdict'. */
   type: string;
+  /**
+   * Declared by expressions instead ('ip daddr . numgen random mod 2 : ip daddr . th dport'),
+   * for key parts that have no type name (numgen's integer); `type` is then what a listing
+   * shows ('ipv4_addr . integer : ipv4_addr . inet_service').
+   */
+  typeof?: string;
   flags?: SetFlag[];
   timeout?: number;
   counter?: boolean;
@@ -90,7 +96,21 @@ export interface Element {
   timeout?: number;
 }
 
-export type NftObject = Table | Chain | Rule | NftSet | NftMap | Element;
+/** One element of an ElementBatch. */
+export type ElementEntry = Omit<Element, 'kind' | 'set' | 'map'>;
+
+/**
+ * Many elements of one set or map in one command (`add element T S { a, b, ... }`): nft parses
+ * and the kernel takes them far faster than a command each (100,000 elements: ~3x).
+ */
+export interface ElementBatch {
+  kind: 'elements';
+  set?: string;
+  map?: string;
+  entries: ElementEntry[];
+}
+
+export type NftObject = Table | Chain | Rule | NftSet | NftMap | Element | ElementBatch;
 
 /** What delete needs: the name, or the handle for a rule, or the key for an element. */
 export type ChainRef = Pick<Chain, 'kind' | 'name'>;
@@ -107,7 +127,7 @@ export type Operation =
   | { verb: 'create'; object: Table | Chain | NftSet | NftMap | Element }
   | { verb: 'insert'; object: Rule }
   | { verb: 'replace'; object: Rule & { handle: number } }
-  | { verb: 'delete'; object: Table | ChainRef | RuleRef | SetRef | MapRef | ElementRef }
+  | { verb: 'delete'; object: Table | ChainRef | RuleRef | SetRef | MapRef | ElementRef | ElementBatch }
   | { verb: 'flush'; object: Table | ChainRef | SetRef | MapRef };
 
 // ---- Read back ----

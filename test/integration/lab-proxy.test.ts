@@ -68,7 +68,7 @@ async function proxyLab(t: ExecutionContext, backend: AgentBackend) {
   return { lab, root, state, apply, clusterIp, nodePort, pod, ask, nodeIp, proxied };
 }
 
-for (const backend of ['nftables'] as const) {
+for (const backend of ['nftables', 'iptables'] as const) {
   test(`${backend}: cluster IP spread over both nodes (TCP and UDP), hairpin, node ports from another node and from outside, both external traffic policies, affinity, no endpoints`, async (t) => {
     const lab = await proxyLab(t, backend);
     const who = lab.clusterIp('who');

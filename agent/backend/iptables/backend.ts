@@ -1,13 +1,19 @@
 /**
  * The iptables backend (for nodes where nftables cannot be used): weft's rules live only in
  * chains named PREFIX-* of the raw, filter and nat tables, plus one jump from each built-in
- * chain they hook into, and in ipsets named prefix-* (lower case). Each apply reads the tables
- * with iptables-save and the sets with ipset save, and writes only what differs: chains whose
- * rules differ (iptables-restore --noflush replaces a declared chain atomically) and set
- * elements added or deleted one by one (diff-sets.ts orders them around the rules). An
- * unchanged state writes nothing, and a restart adopts what the previous agent left.
+ * chain they hook into, and in ipsets named prefix-* (lower case). An apply writes only what
+ * differs from what the kernel has: chains whose rules differ (iptables-restore --noflush
+ * replaces a declared chain atomically, leaving the others alone, as kube-proxy's partial syncs
+ * do) and set elements added or deleted one by one (diff-sets.ts orders them around the rules).
+ * An unchanged state writes nothing, and a restart adopts what the previous agent left.
+ *
+ * What the kernel has is read (iptables-save, ipset save) on the first apply, after a failed one
+ * and when asked (`fromKernel`, the periodic resync); otherwise it is what the last apply
+ * committed, kept in memory: with services, the nat table holds tens of thousands of rules, and
+ * reading them back (iptables-nft lists the whole ruleset for any table) costs far more than
+ * writing a change.
  */
-import { IptablesTransaction, optionGroups, type IpFamily, type Iptables, type IptablesTableName, type SavedTable } from '../../../kernel/iptables';
+import { IptablesTransaction, optionGroups, quoteWord, type CurrentState, type IpFamily, type Iptables, type IptablesTableName, type SavedRule, type SavedTable } from '../../../kernel/iptables';
 import { IpsetCli, IpsetError, IpsetTransaction, type Ipset, type SavedIpset } from '../../../kernel/ipset';
 import type { ApplyOptions, ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
@@ -15,7 +21,9 @@ import { committedSets, diffIpsets } from './diff-sets';
 import { IptablesNames } from './names';
 import { renderIptables } from './render';
 
-const sameRule = (a: readonly string[], b: readonly string[]) => JSON.stringify(optionGroups(a)) === JSON.stringify(optionGroups(b));
+/** Same words (a rule read from memory), or the same options in another order (as iptables-save prints them). */
+const sameRule = (a: readonly string[], b: readonly string[]) =>
+  (a.length === b.length && a.every((w, i) => w === b[i])) || JSON.stringify(optionGroups(a)) === JSON.stringify(optionGroups(b));
 
 /** The tables weft writes in: those with chains desired, or with weft's chains left over. */
 export const IPTABLES_TABLES: readonly IptablesTableName[] = ['raw', 'filter', 'nat'];
@@ -29,22 +37,57 @@ export function diffIptables(family: IpFamily, prefix: string, desired: DesiredI
 
 function diffTable(tx: IptablesTransaction, prefix: string, desired: DesiredIptablesChain[], saved: SavedTable): void {
   const table = saved.table;
+  // Indexed once: a table with services holds tens of thousands of rules in thousands of chains.
+  const rulesOf = new Map<string, SavedRule[]>();
+  for (const r of saved.rules) {
+    const list = rulesOf.get(r.chain);
+    if (list) list.push(r);
+    else rulesOf.set(r.chain, [r]);
+  }
+  const existing = new Set(saved.chains.map((c) => c.name));
   for (const chain of desired) {
-    const have = saved.rules.filter((r) => r.chain === chain.name);
-    const exists = saved.chains.some((c) => c.name === chain.name);
-    const upToDate = exists && have.length === chain.rules.length && chain.rules.every((words, i) => sameRule(words, have[i].args));
+    const have = rulesOf.get(chain.name) ?? [];
+    const upToDate = existing.has(chain.name) && have.length === chain.rules.length && chain.rules.every((words, i) => sameRule(words, have[i].args));
     if (!upToDate) {
       tx.chain(table, chain.name);
       for (const words of chain.rules) tx.rule(table, chain.name, words);
     }
     if (chain.hook === undefined) continue;
-    const jumps = saved.rules.filter((r) => r.chain === chain.hook && r.target === chain.name);
+    const jumps = (rulesOf.get(chain.hook) ?? []).filter((r) => r.target === chain.name);
     if (jumps.length !== 1 || jumps[0].args.length !== 2) tx.ensureJump({ table, chain: chain.hook, target: chain.name });
   }
   const wanted = new Set(desired.map((c) => c.name));
   for (const c of saved.chains) {
     if (!c.builtin && c.name.startsWith(`${prefix}-`) && !wanted.has(c.name)) tx.deleteChain(table, c.name);
   }
+}
+
+const targetOf = (words: readonly string[]): string | undefined => {
+  const i = words.findIndex((w) => w === '-j' || w === '-g');
+  return i >= 0 ? words[i + 1] : undefined;
+};
+
+/**
+ * The tables as iptables-save would list weft's part of them once `desired` is applied: its
+ * chains and rules, and one plain jump from each hooked built-in chain.
+ */
+export function committedTables(desired: readonly DesiredIptablesChain[]): SavedTable[] {
+  return IPTABLES_TABLES.map((table) => {
+    const chains = desired.filter((c) => c.table === table);
+    const rules: SavedRule[] = [];
+    // The text only serves `-D` lines (a jump to a deleted chain): made when one is written.
+    const rule = (chain: string, args: string[]): SavedRule => ({
+      chain,
+      args,
+      target: targetOf(args),
+      get text() {
+        return args.map(quoteWord).join(' ');
+      },
+    });
+    for (const c of chains) if (c.hook) rules.push(rule(c.hook, ['-j', c.name]));
+    for (const c of chains) for (const words of c.rules) rules.push(rule(c.name, words));
+    return { table, chains: chains.map((c) => ({ name: c.name, builtin: false })), rules };
+  });
 }
 
 /** Operations in a transaction, for the "changes" figure: declared chains' rules, jumps, deletions. */
@@ -64,6 +107,8 @@ export class IptablesBackend implements DataPlaneBackend {
   private readonly names: IptablesNames;
   /** weft's sets as the last successful apply left them; undefined: read them back. */
   private committed?: SavedIpset[];
+  /** weft's chains per family as the last successful apply left them; undefined: read them back. */
+  private committedChains?: Partial<Record<IpFamily, SavedTable[]>>;
 
   /**
    * `families`: one Iptables per family weft writes rules for. `ipset` runs in the same network
@@ -83,7 +128,10 @@ export class IptablesBackend implements DataPlaneBackend {
     const families = new Set(this.families.map((f) => IPSET_FAMILY[f.family]));
     const sets = desired.sets.filter((s) => families.has(s.family));
     const saved = !options.fromKernel && this.committed ? this.committed : await this.savedSets(sets.length > 0);
+    const committedChains = options.fromKernel ? undefined : this.committedChains;
     this.committed = undefined;
+    this.committedChains = undefined;
+    const next: Partial<Record<IpFamily, SavedTable[]>> = {};
     const plan = diffIpsets(sets, saved, this.names);
     let changes = 0;
     let rules = sets.reduce((n, s) => n + s.elements.length, 0);
@@ -93,16 +141,21 @@ export class IptablesBackend implements DataPlaneBackend {
     for (const ipt of this.families) {
       const chains = desired.chains[ipt.family];
       rules += chains.reduce((n, c) => n + c.rules.length, 0);
-      const saved = await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t)));
+      const saved = committedChains?.[ipt.family] ?? (await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t))));
       const tx = diffIptables(ipt.family, this.prefix, chains, saved);
-      if (tx.isEmpty) continue;
-      // render() without state only counts the lines; run() renders again with the real state.
-      changes += countChanges(tx);
-      await ipt.run(tx);
+      if (!tx.isEmpty) {
+        // render() without state only counts the lines; run() renders again with the state.
+        changes += countChanges(tx);
+        const known: CurrentState = {};
+        for (const t of saved) known[t.table] = t;
+        await ipt.run(tx, known);
+      }
+      next[ipt.family] = committedTables(chains);
     }
     changes += await this.runSets(plan.after);
     changes += await this.destroySets(plan.destroy);
     this.committed = committedSets(sets, plan);
+    this.committedChains = next;
     return { changes, rules };
   }
 

@@ -19,6 +19,8 @@ export interface DesiredIptablesChain {
  * How a set's changes are ordered across one sync (ipset changes are not atomic together with
  * the rules; diff-sets.ts explains the order):
  * - 'allow': what isolated pods are allowed. Added before the rules change, removed after.
+ *   Service proxying's sets of frontends too (render-services.ts): a rule using one only acts
+ *   on packets the other rules leave as they are, so the union is safe while rules change.
  * - 'isolate': which local addresses are isolated. Removed before the rules change, added after
  *   (a newly isolated pod's allowances and chains are in place before it is isolated).
  * - 'admit': the pod addresses the bridge guard lets through. Removed first, added last (a new

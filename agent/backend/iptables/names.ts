@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { MAX_SET_NAME } from '../../../kernel/ipset';
+import { MAX_CHAIN_NAME } from '../../../kernel/iptables/syntax';
 
 export type Family = 4 | 6;
 /** 'e' egress (the local pod is the source), 'i' ingress (the local pod is the destination). */
@@ -21,8 +22,26 @@ export function shortHash(text: string, length: number): string {
   return crypto.createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
+/**
+ * Sets of service proxying (render-services.ts), as (address, protocol:port) of frontends:
+ * 'svc' those the nat table serves, 'svrej' those of services without endpoints, 'svdrop' those
+ * whose endpoints this node may not use, 'svfw' load-balancer IPs with source ranges; 'cidrs'
+ * the cluster's pod ranges.
+ */
+export type ServiceSet = 'svc' | 'svrej' | 'svdrop' | 'svfw' | 'cidrs';
+
 /** Fixed-name sets, one per family: the suffix after `${setPrefix}-`, without the family digit. */
-export type FixedSet = 'pods' | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp'}`;
+export type FixedSet = 'pods' | ServiceSet | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp'}`;
+
+/**
+ * The chains of one service port, kube-proxy's KUBE-SVC-, KUBE-EXT-, KUBE-FW-: 'SVC' picks a
+ * cluster endpoint, 'SVX' an endpoint for external traffic (when those differ), 'EXT' is where
+ * external frontends lead, 'FW' checks load-balancer source ranges.
+ */
+export type ServicePortChain = 'SVC' | 'SVX' | 'EXT' | 'FW';
+
+/** Characters of a hash in a service or endpoint chain's name (the nftables backend's too). */
+const SERVICE_HASH = 12;
 
 export class IptablesNames {
   /** Lower-case prefix of set names. */
@@ -34,7 +53,7 @@ export class IptablesNames {
     const escaped = this.setPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // Exactly the shapes below: another agent's prefix that merely starts like ours ("weft-lab")
     // gives names this grammar refuses, so its sets are never taken for ours.
-    this.owned = new RegExp(`^${escaped}-(pods[46]|[ei]-(iso|anyp|anya|clsp)[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
+    this.owned = new RegExp(`^${escaped}-((pods|cidrs|svc|svrej|svdrop|svfw|[ei]-(iso|anyp|anya|clsp))[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
   }
 
   chain(suffix: string): string {
@@ -65,6 +84,16 @@ export class IptablesNames {
     return this.chain(`${d.toUpperCase()}T-${shortHash(`${first}-${last}`, 8)}`);
   }
 
+  /** A chain of one service port, named by a hash of its key (ServicePortState.key). */
+  servicePortChain(kind: ServicePortChain, key: string): string {
+    return this.checkedChain(this.chain(`${kind}-${shortHash(key, SERVICE_HASH)}`));
+  }
+
+  /** The chain of one endpoint of a service port (kube-proxy's KUBE-SEP-), also its affinity list's name. */
+  endpointChain(key: string, ip: string, port: number): string {
+    return this.checkedChain(this.chain(`SEP-${shortHash(`${key} ${ip} ${port}`, SERVICE_HASH)}`));
+  }
+
   isTempSet(name: string): boolean {
     return this.ownsSet(name) && name.startsWith(`${this.setPrefix}-t-`);
   }
@@ -72,6 +101,11 @@ export class IptablesNames {
   /** Whether a set of this name is one weft writes (and so may delete). */
   ownsSet(name: string): boolean {
     return this.owned.test(name);
+  }
+
+  private checkedChain(name: string): string {
+    if (name.length > MAX_CHAIN_NAME) throw new Error(`iptables chain name ${name} is longer than ${MAX_CHAIN_NAME} characters: use a shorter table name`);
+    return name;
   }
 
   private checked(name: string): string {

@@ -22,6 +22,8 @@ export interface GuardRendering {
   chains: DesiredIptablesChain[];
   /** Rules that open weft's FORWARD chain, before policy. */
   forward: string[][];
+  /** Rules for weft's filter OUTPUT chain. */
+  output: string[][];
   sets: DesiredIpset[];
 }
 
@@ -33,7 +35,7 @@ export function localPodAddresses(pods: readonly LocalPod[], family: Family): st
 }
 
 export function renderBridgeGuard(bridge: string | undefined, pods: readonly LocalPod[], family: Family, names: IptablesNames): GuardRendering {
-  if (!bridge) return { chains: [], forward: [], sets: [] };
+  if (!bridge) return { chains: [], forward: [], output: [], sets: [] };
   const podSet = names.fixedSet('pods', family);
   const sets: DesiredIpset[] = [{ name: podSet, type: 'hash:ip', family: family === 4 ? 'inet' : 'inet6', elements: localPodAddresses(pods, family), role: 'admit' }];
   const toPods = names.chain('TO-PODS');
@@ -52,9 +54,9 @@ export function renderBridgeGuard(bridge: string | undefined, pods: readonly Loc
     chains: [
       { table: 'raw', name: names.chain('PREROUTING'), hook: 'PREROUTING', rules: sources },
       { table: 'filter', name: toPods, rules: destinations },
-      { table: 'filter', name: names.chain('OUTPUT'), hook: 'OUTPUT', rules: [toBridge] },
     ],
     forward: [toBridge],
+    output: [toBridge],
     sets,
   };
 }

@@ -283,17 +283,5 @@ export function renderPolicy(policy: NodePolicy | undefined, f: Family, names: I
     out.chains.push(...r.chains);
     out.sets.push(...r.sets);
   }
-  checkUniqueNames(out);
   return out;
-}
-
-/** Names come from short hashes: refuse the (unlikely) collision rather than merge two objects. */
-function checkUniqueNames(r: PolicyRendering): void {
-  for (const names of [r.chains.map((c) => c.name), r.sets.map((s) => s.name)]) {
-    const seen = new Set<string>();
-    for (const n of names) {
-      if (seen.has(n)) throw new Error(`two iptables objects would be named ${n}`);
-      seen.add(n);
-    }
-  }
 }

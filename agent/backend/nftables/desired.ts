@@ -17,6 +17,8 @@ export interface DesiredSet {
   name: string;
   /** nft type: 'ipv4_addr', or for a map 'ipv4_addr . inet_service : verdict'. */
   type: string;
+  /** A map declared by expressions (kernel/nft NftMap.typeof); `type` is then its listed type. */
+  typeof?: string;
   flags?: SetFlag[];
   /** Default element timeout in seconds (flag 'timeout'). */
   timeout?: number;

@@ -1,27 +1,37 @@
 /**
- * Service proxying (ServiceState) -> sets, verdict maps and chains of the `inet weft` table, in
- * the shape of kube-proxy's nftables mode:
+ * Service proxying (ServiceState) -> sets, maps and chains of the `inet weft` table. The packet
+ * path is kube-proxy's nftables mode (one verdict-map lookup from destination, protocol and port
+ * to what handles the service, then a random or affinity choice of endpoint); the kernel objects
+ * behind it are fewer, because at 10,000 services their number is what `nft -f` time grows with.
  *
- *   nat prerouting/output  -> services: one verdict-map lookup on (destination, protocol, port)
- *                             -> `svc-ID` (cluster IP) or `ext-ID` (external, load-balancer IP,
- *                             node port on a node-port address)
- *   svc-ID                 -> off-cluster clients marked for masquerade; affinity lookups; one
- *                             endpoint picked at random -> `ep-ID`
- *   ext-ID                 -> externalTrafficPolicy Cluster: mark, then svc-ID; Local: this
- *                             node's pods and the node itself short-circuit to svc-ID, other
- *                             clients keep their address and go to the local endpoints (`svl-ID`)
- *   ep-ID                  -> hairpin (the endpoint reaching itself) marked; affinity recorded;
- *                             DNAT to the endpoint
- *   nat postrouting        -> marked packets masqueraded
- *   filter (new conns)     -> no endpoints anywhere: reject at once; endpoints only elsewhere
- *                             under a Local policy: drop; load-balancer source ranges: drop others
+ *   nat prerouting/output -> `services`: clients outside the cluster reaching a cluster IP are
+ *       marked for masquerade (one set lookup); then the verdict map `service-ips-vN` on
+ *       (destination, protocol, port), and for node ports `service-nodeports-vN` on (protocol,
+ *       port) for this node's node-port addresses:
+ *   - a plain service port (no affinity, externalTrafficPolicy Cluster) goes to a chain shared
+ *     by every service of its protocol P with the same number of endpoints K: `pick-vN-P-K`
+ *     DNATs in one rule to `endpoints-vN-P[destination . port . numgen random mod K]`;
+ *     `ext-pick-vN-P-K` marks external traffic for masquerade first; node ports use
+ *     `np-pick-vN-P-K` and `nodeport-endpoints-vN-P[port . random]`. An endpoint change is a
+ *     few map elements (and the verdict, when K changes): no rule and no chain changes.
+ *   - a service port with session affinity or externalTrafficPolicy Local gets chains of its own
+ *     (`svc-ID`, `ext-ID`, `svl-ID`): affinity lookups, then a cascade of `numgen random mod k ==
+ *     0` rules DNATing in the same rule (recording the client for affinity).
+ *   - a port whose endpoints are all on other nodes under a Local policy: `drop`.
+ *   nat postrouting -> hairpin (an endpoint reaching itself: source . destination in the set of
+ *       endpoint pairs) and marked packets masqueraded.
+ *   filter (new connections) -> no endpoints anywhere: rejected at once; load-balancer source
+ *       ranges: others dropped.
  *
- * A connection's cost does not grow with the number of services: the lookup is one map, and
- * the choice of endpoint costs at most one rule per endpoint of that service. The choice is a
- * cascade of `numgen random mod k` rules, not one anonymous verdict map per service: at 10,000
- * services anonymous maps make `nft -f` superlinear in the kernel (47 s measured), the cascade
- * loads linearly (2.3-2.5 s). Chains, maps and sets are named by hashes of the service port's
- * key (and the endpoint's address), so a change touches only the service port it concerns.
+ * Measured on this kernel at 10,000 services x 10 endpoints (nft 1.0.6, issue #7): kube-proxy's
+ * per-endpoint chains (111k chains, 310k rules) load in 13.8 s and make every later `nft` run
+ * 1.4-1.6 s (nft lists the chains it may jump to); the cascade with DNAT in the service chain
+ * (10k chains, 110k rules) in 4.5 s, 0.1 s per change; a named map per service is superlinear
+ * (0.25 s at 1,000, 6.2 s at 10,000), and so is one anonymous vmap per service (47 s, the
+ * issue's figure); one endpoint map bound by every service's rule is quadratic (the kernel walks
+ * the map for each rule bound to it: 85-140 s). The shared pick chains bind the endpoint map
+ * once per K: 1.25 s, 15 ms per endpoint change. Per-service objects are named by hashes of the
+ * service port's key, so a change touches only the service port it concerns.
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -43,17 +53,27 @@ const hash = (text: string) => crypto.createHash('sha256').update(text).digest('
 export const serviceChainName = (p: Pick<ServicePortState, 'key'>): string => `svc-${hash(p.key)}`;
 const externalChain = (p: ServicePortState) => `ext-${hash(p.key)}`;
 const localChain = (p: ServicePortState) => `svl-${hash(p.key)}`;
-const endpointId = (p: ServicePortState, e: ServiceEndpoint) => hash(`${p.key} ${e.ip} ${e.port}`);
-export const endpointChainName = (p: ServicePortState, e: ServiceEndpoint): string => `ep-${endpointId(p, e)}`;
-const affinitySet = (p: ServicePortState, e: ServiceEndpoint) => `aff-${endpointId(p, e)}`;
+const affinitySet = (p: ServicePortState, e: ServiceEndpoint) => `aff-${hash(`${p.key} ${e.ip} ${e.port}`)}`;
+
+/** Shared chains: pick one of K endpoints (cluster-side, external, node port). */
+type Protocol = ServicePortState['protocol'];
+const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
+export const pickChainName = (f: Family, proto: Protocol, k: number): string => `pick-v${f}-${proto}-${k}`;
+const externalPickChain = (f: Family, proto: Protocol, k: number) => `ext-pick-v${f}-${proto}-${k}`;
+const nodePortPickChain = (f: Family, proto: Protocol, k: number) => `np-pick-v${f}-${proto}-${k}`;
 
 const MAPS = {
   serviceIps: (f: Family) => `service-ips-v${f}`,
+  nodePorts: (f: Family) => `service-nodeports-v${f}`,
+  endpoints: (f: Family, proto: Protocol) => `endpoints-v${f}-${proto}`,
+  nodePortEndpoints: (f: Family, proto: Protocol) => `nodeport-endpoints-v${f}-${proto}`,
   nodePortIps: (f: Family) => `nodeport-ips-v${f}`,
-  nodePorts: 'service-nodeports',
   noEndpoints: (f: Family) => `no-endpoint-services-v${f}`,
-  noEndpointNodePorts: 'no-endpoint-nodeports',
+  noEndpointNodePorts: (f: Family) => `no-endpoint-nodeports-v${f}`,
   firewall: (f: Family) => `firewall-ips-v${f}`,
+  clusterIps: (f: Family) => `cluster-ips-v${f}`,
+  clusterCidrs: (f: Family) => `cluster-cidrs-v${f}`,
+  hairpin: (f: Family) => `hairpin-v${f}`,
 };
 
 const MARK_CHAIN = 'mark-for-masquerade';
@@ -63,31 +83,25 @@ function endpointAddress(e: ServiceEndpoint, f: Family): string {
   return f === 4 ? `${e.ip}:${e.port}` : `[${e.ip}]:${e.port}`;
 }
 
-/** The chain of one endpoint: hairpin mark, affinity record, DNAT. */
-function endpointChain(p: ServicePortState, e: ServiceEndpoint): DesiredChain {
-  const f = p.family;
-  const rules: DesiredRule[] = [{ rule: `${ip(f)} saddr ${e.ip} jump ${MARK_CHAIN}`, comment: `${p.service}: the endpoint reaching itself (hairpin) is masqueraded` }];
-  if (p.affinityTimeoutSeconds !== undefined) rules.push({ rule: `update @${affinitySet(p, e)} { ${ip(f)} saddr }`, comment: `${p.service}: this client sticks to this endpoint` });
-  rules.push({ rule: `meta l4proto ${p.protocol} dnat ${ip(f)} to ${endpointAddress(e, f)}`, comment: `${p.service}: to endpoint ${endpointAddress(e, f)}` });
-  return { name: endpointChainName(p, e), rules };
-}
+/** What one family's service ports add to the shared maps and sets, and which pick chains they use. */
+class FamilyParts {
+  readonly elements = new Map<string, DesiredElement[]>();
+  readonly clusterIps = new Set<string>();
+  readonly endpointIps = new Set<string>();
+  /** "proto k" of the pick chains in use. */
+  readonly picks = new Set<string>();
+  readonly externalPicks = new Set<string>();
+  readonly nodePortPicks = new Set<string>();
 
-/**
- * Picks one of `endpoints` uniformly: rule i of n matches with probability 1/(n-i), given the
- * earlier ones did not. With affinity, a client seen before goes to the endpoint it had.
- */
-function selectionRules(p: ServicePortState, endpoints: readonly ServiceEndpoint[], what: string): DesiredRule[] {
-  const rules: DesiredRule[] = [];
-  if (endpoints.length === 0) return [{ rule: 'drop', comment: `${p.service}: no ${what} endpoint on this node (they are on other nodes)` }];
-  if (p.affinityTimeoutSeconds !== undefined) {
-    for (const e of endpoints) rules.push({ rule: `${ip(p.family)} saddr @${affinitySet(p, e)} goto ${endpointChainName(p, e)}`, comment: `${p.service}: affinity` });
+  add(map: string, element: DesiredElement): void {
+    let list = this.elements.get(map);
+    if (!list) this.elements.set(map, (list = []));
+    list.push(element);
   }
-  endpoints.forEach((e, i) => {
-    const left = endpoints.length - i;
-    const rule = left === 1 ? `goto ${endpointChainName(p, e)}` : `numgen random mod ${left} == 0 goto ${endpointChainName(p, e)}`;
-    rules.push({ rule, comment: `${p.service}: ${what} endpoint ${i + 1} of ${endpoints.length}` });
-  });
-  return rules;
+
+  of(map: string): DesiredElement[] {
+    return this.elements.get(map) ?? [];
+  }
 }
 
 interface Rendered {
@@ -95,99 +109,209 @@ interface Rendered {
   chains: DesiredChain[];
 }
 
-function hasExternal(p: ServicePortState, nodePortAddresses: readonly string[]): boolean {
-  return p.externalIps.length + p.loadBalancerIps.length > 0 || (p.nodePort !== undefined && nodePortAddresses.some((a) => familyOf(a) === p.family));
+/** DNAT to the endpoint, recording the client for affinity first. */
+function toEndpoint(p: ServicePortState, e: ServiceEndpoint): string {
+  const record = p.affinityTimeoutSeconds !== undefined ? `update @${affinitySet(p, e)} { ${ip(p.family)} saddr } ` : '';
+  return `${record}meta l4proto ${p.protocol} dnat ${ip(p.family)} to ${endpointAddress(e, p.family)}`;
 }
 
-/** Chains and map elements of one service port. */
-function renderPort(p: ServicePortState, services: NodeServices, out: Rendered, elements: Record<string, DesiredElement[]>): void {
-  const f = p.family;
-  const proto = p.protocol;
-  const port = String(p.port);
-  const svc = serviceChainName(p);
-  const external = hasExternal(p, services.state.nodePortAddresses);
-  const add = (map: string, element: DesiredElement) => (elements[map] ??= []).push(element);
-  const externalFrontends = [...p.externalIps, ...p.loadBalancerIps];
-
-  if (!p.anyEndpoints) {
-    // No endpoint anywhere: every frontend rejects at once (a filter chain, before any DNAT).
-    const reject = [`goto ${REJECT_CHAIN}`];
-    for (const address of [p.clusterIp, ...externalFrontends]) add(MAPS.noEndpoints(f), { key: [address, proto, port], value: reject, comment: p.service });
-    if (p.nodePort !== undefined && external) add(MAPS.noEndpointNodePorts, { key: [proto, String(p.nodePort)], value: reject, comment: p.service });
-    return;
+/**
+ * A service port's own choice of endpoint: rule i of n matches with probability 1/(n-i), given
+ * the earlier ones did not. With affinity, a client seen before goes to the endpoint it had.
+ */
+function cascade(p: ServicePortState, endpoints: readonly ServiceEndpoint[], what: string): DesiredRule[] {
+  if (endpoints.length === 0) return [{ rule: 'drop', comment: `${p.service}: no ${what} endpoint on this node (they are on other nodes)` }];
+  const rules: DesiredRule[] = [];
+  if (p.affinityTimeoutSeconds !== undefined) {
+    for (const e of endpoints) rules.push({ rule: `${ip(p.family)} saddr @${affinitySet(p, e)} ${toEndpoint(p, e)}`, comment: `${p.service}: affinity to ${endpointAddress(e, p.family)}` });
   }
+  endpoints.forEach((e, i) => {
+    const left = endpoints.length - i;
+    const pick = left === 1 ? '' : `numgen random mod ${left} == 0 `;
+    rules.push({ rule: `${pick}${toEndpoint(p, e)}`, comment: `${p.service}: ${what} endpoint ${i + 1} of ${endpoints.length}, ${endpointAddress(e, p.family)}` });
+  });
+  return rules;
+}
 
+function servesNodePort(p: ServicePortState, services: NodeServices): p is ServicePortState & { nodePort: number } {
+  return p.nodePort !== undefined && services.state.nodePortAddresses.some((a) => familyOf(a) === p.family);
+}
+
+const hasClusterCidrs = (services: NodeServices, f: Family) => services.clusterCidrs.some((c) => familyOf(c) === f);
+
+/** A port served through the shared pick chains: its endpoints are map elements. */
+function renderShared(p: ServicePortState, services: NodeServices, parts: FamilyParts): void {
+  const f = p.family;
+  const [proto, port] = [p.protocol, String(p.port)];
+  const endpointElements = (frontend: string) => p.clusterEndpoints.map((e, i) => ({ key: [frontend, port, String(i)], value: [e.ip, String(e.port)], comment: p.service }));
+  const k = p.clusterEndpoints.length;
+  // No endpoint on this node although there are some (internalTrafficPolicy Local): dropped.
+  const verdict = (chain: string) => (k === 0 ? ['drop'] : [`goto ${chain}`]);
+  parts.add(MAPS.serviceIps(f), { key: [p.clusterIp, proto, port], value: verdict(pickChainName(f, proto, k)), comment: p.service });
+  for (const el of endpointElements(p.clusterIp)) parts.add(MAPS.endpoints(f, proto), el);
+  if (k > 0) parts.picks.add(`${proto} ${k}`);
+  // externalTrafficPolicy Cluster: external frontends use the cluster's endpoints, masqueraded.
+  const ke = p.externalEndpoints.length;
+  const externalVerdict = (chain: string) => (ke === 0 ? ['drop'] : [`goto ${chain}`]);
+  for (const address of [...p.externalIps, ...p.loadBalancerIps]) {
+    parts.add(MAPS.serviceIps(f), { key: [address, proto, port], value: externalVerdict(externalPickChain(f, proto, ke)), comment: p.service });
+    for (const el of p.externalEndpoints.map((e, i) => ({ key: [address, port, String(i)], value: [e.ip, String(e.port)], comment: p.service }))) parts.add(MAPS.endpoints(f, proto), el);
+    if (ke > 0) parts.externalPicks.add(`${proto} ${ke}`);
+  }
+  if (servesNodePort(p, services)) {
+    const nodePort = String(p.nodePort);
+    parts.add(MAPS.nodePorts(f), { key: [proto, nodePort], value: externalVerdict(nodePortPickChain(f, proto, ke)), comment: p.service });
+    p.externalEndpoints.forEach((e, i) => parts.add(MAPS.nodePortEndpoints(f, proto), { key: [nodePort, String(i)], value: [e.ip, String(e.port)], comment: p.service }));
+    if (ke > 0) parts.nodePortPicks.add(`${proto} ${ke}`);
+  }
+}
+
+/** A port with chains of its own: session affinity, or externalTrafficPolicy Local. */
+function renderOwn(p: ServicePortState, services: NodeServices, parts: FamilyParts, out: Rendered): void {
+  const f = p.family;
+  const [proto, port] = [p.protocol, String(p.port)];
+  const svc = serviceChainName(p);
   const endpoints = new Map<string, ServiceEndpoint>();
-  for (const e of [...p.clusterEndpoints, ...(external ? p.externalEndpoints : [])]) endpoints.set(`${e.ip} ${e.port}`, e);
-  for (const e of endpoints.values()) {
-    out.chains.push(endpointChain(p, e));
-    if (p.affinityTimeoutSeconds !== undefined) {
+  for (const e of [...p.clusterEndpoints, ...p.externalEndpoints]) endpoints.set(`${e.ip} ${e.port}`, e);
+  if (p.affinityTimeoutSeconds !== undefined) {
+    for (const e of endpoints.values()) {
       out.sets.push({ kind: 'set', name: affinitySet(p, e), type: addrType(f), flags: ['dynamic', 'timeout'], timeout: p.affinityTimeoutSeconds, comment: `${p.service}: clients of one endpoint`, elements: [] });
     }
   }
+  out.chains.push({ name: svc, rules: cascade(p, p.clusterEndpoints, 'cluster') });
+  parts.add(MAPS.serviceIps(f), { key: [p.clusterIp, proto, port], value: [`goto ${svc}`], comment: p.service });
 
-  // Cluster IP.
-  const clusterRules: DesiredRule[] = [];
-  const clusterCidrs = services.clusterCidrs.filter((c) => familyOf(c) === f).map(nftPrefix);
-  if (clusterCidrs.length > 0) {
-    clusterRules.push({ rule: `${ip(f)} daddr ${p.clusterIp} ${ip(f)} saddr != { ${clusterCidrs.join(', ')} } jump ${MARK_CHAIN}`, comment: `${p.service}: clients outside the cluster are masqueraded` });
-  }
-  clusterRules.push(...selectionRules(p, p.clusterEndpoints, 'cluster'));
-  out.chains.push({ name: svc, rules: clusterRules });
-  add(MAPS.serviceIps(f), { key: [p.clusterIp, proto, port], value: [`goto ${svc}`], comment: p.service });
-
-  if (!external) return;
-  // External frontends: external IPs, load-balancer IPs, the node port.
+  const nodePort = servesNodePort(p, services);
+  if (p.externalIps.length + p.loadBalancerIps.length === 0 && !nodePort) return;
   const ext = externalChain(p);
   const extRules: DesiredRule[] = [];
   if (!p.externalPolicyLocal) {
+    // internalTrafficPolicy Local narrows the cluster IP's endpoints, not the external ones.
+    const same = p.externalEndpoints.length === p.clusterEndpoints.length && p.externalEndpoints.every((e, i) => e.ip === p.clusterEndpoints[i].ip && e.port === p.clusterEndpoints[i].port);
+    const target = same ? svc : `svx-${hash(p.key)}`;
+    if (!same) out.chains.push({ name: target, rules: cascade(p, p.externalEndpoints, 'external') });
     extRules.push({ rule: `jump ${MARK_CHAIN}`, comment: `${p.service}: external clients are masqueraded (externalTrafficPolicy Cluster)` });
-    extRules.push({ rule: `goto ${svc}`, comment: `${p.service}: to any endpoint` });
+    extRules.push({ rule: `goto ${target}`, comment: `${p.service}: to any endpoint` });
   } else {
-    if (clusterCidrs.length > 0) extRules.push({ rule: `${ip(f)} saddr { ${clusterCidrs.join(', ')} } goto ${svc}`, comment: `${p.service}: pods go to any endpoint (short circuit)` });
+    if (hasClusterCidrs(services, f)) extRules.push({ rule: `${ip(f)} saddr @${MAPS.clusterCidrs(f)} goto ${svc}`, comment: `${p.service}: pods go to any endpoint (short circuit)` });
     extRules.push({ rule: `fib saddr type local jump ${MARK_CHAIN}`, comment: `${p.service}: the node itself is masqueraded` });
     extRules.push({ rule: `fib saddr type local goto ${svc}`, comment: `${p.service}: the node itself goes to any endpoint` });
     extRules.push({ rule: `goto ${localChain(p)}`, comment: `${p.service}: external clients keep their address, local endpoints only` });
-    out.chains.push({ name: localChain(p), rules: selectionRules(p, p.externalEndpoints, 'local') });
+    out.chains.push({ name: localChain(p), rules: cascade(p, p.externalEndpoints, 'local') });
   }
   out.chains.push({ name: ext, rules: extRules });
-  for (const address of externalFrontends) add(MAPS.serviceIps(f), { key: [address, proto, port], value: [`goto ${ext}`], comment: p.service });
-  if (p.nodePort !== undefined && services.state.nodePortAddresses.some((a) => familyOf(a) === f)) {
-    add(MAPS.nodePorts, { key: [proto, String(p.nodePort)], value: [`goto ${ext}`], comment: p.service });
+  for (const address of [...p.externalIps, ...p.loadBalancerIps]) parts.add(MAPS.serviceIps(f), { key: [address, proto, port], value: [`goto ${ext}`], comment: p.service });
+  if (nodePort) parts.add(MAPS.nodePorts(f), { key: [proto, String(p.nodePort)], value: [`goto ${ext}`], comment: p.service });
+}
+
+/** Chains and map elements of one service port. */
+function renderPort(p: ServicePortState, services: NodeServices, parts: FamilyParts, out: Rendered): void {
+  const f = p.family;
+  const [proto, port] = [p.protocol, String(p.port)];
+  const externalFrontends = [...p.externalIps, ...p.loadBalancerIps];
+  parts.clusterIps.add(p.clusterIp);
+  if (!p.anyEndpoints) {
+    // No endpoint anywhere: every frontend rejects at once (a filter chain, before any DNAT).
+    const reject = [`goto ${REJECT_CHAIN}`];
+    for (const address of [p.clusterIp, ...externalFrontends]) parts.add(MAPS.noEndpoints(f), { key: [address, proto, port], value: reject, comment: p.service });
+    if (servesNodePort(p, services)) parts.add(MAPS.noEndpointNodePorts(f), { key: [proto, String(p.nodePort)], value: reject, comment: p.service });
+    return;
   }
+  // Only a pod of this node can reach itself through the node: its pair is all hairpin needs.
+  for (const e of [...p.clusterEndpoints, ...p.externalEndpoints]) if (e.local) parts.endpointIps.add(e.ip);
+  if (p.affinityTimeoutSeconds !== undefined || p.externalPolicyLocal) renderOwn(p, services, parts, out);
+  else renderShared(p, services, parts);
   if (p.loadBalancerSourceRanges.length > 0 && p.loadBalancerIps.length > 0) {
     const fw = `fw-${hash(p.key)}`;
     out.chains.push({ name: fw, rules: [{ rule: `${ip(f)} saddr != { ${p.loadBalancerSourceRanges.map(nftPrefix).join(', ')} } drop`, comment: `${p.service}: loadBalancerSourceRanges` }] });
-    for (const address of p.loadBalancerIps) add(MAPS.firewall(f), { key: [address, proto, port], value: [`goto ${fw}`], comment: p.service });
+    for (const address of p.loadBalancerIps) parts.add(MAPS.firewall(f), { key: [address, proto, port], value: [`goto ${fw}`], comment: p.service });
   }
+}
+
+/** "proto k" entries as objects, in a stable order. */
+const byPick = (xs: Iterable<string>) =>
+  [...xs]
+    .map((x) => ({ proto: x.split(' ')[0] as Protocol, k: Number(x.split(' ')[1]) }))
+    .sort((a, b) => (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : a.k - b.k));
+
+/** One family's shared maps, sets, pick chains and dispatch rules. */
+function renderFamily(f: Family, services: NodeServices, parts: FamilyParts, out: Rendered, hooks: { dispatch: DesiredRule[]; checks: DesiredRule[]; firewall: DesiredRule[]; hairpin: DesiredRule[] }): void {
+  const concat = `${addrType(f)} . inet_proto . inet_service : verdict`;
+  const portMap = 'inet_proto . inet_service : verdict';
+  const lookup = `${ip(f)} daddr . meta l4proto . th dport`;
+  const sorted = (xs: Iterable<string>) => [...xs].sort();
+  const map = (name: string, type: string, comment: string): DesiredSet => ({ kind: 'map', name, type, comment, elements: parts.of(name) });
+  // The endpoint maps are declared by expressions (numgen's integer has no type name), one per
+  // protocol: DNAT to a port needs the protocol, which nft takes from the map's declaration and
+  // checks (`meta l4proto tcp`) before the lookup. (`th dport` there would serve every protocol,
+  // but nft 1.0.6 cannot read such a declaration back when a later run adds a rule using it.)
+  const endpointMaps = PROTOCOLS.flatMap((proto): DesiredSet[] => [
+    {
+      ...map(MAPS.endpoints(f, proto), `${addrType(f)} . inet_service . integer : ${addrType(f)} . inet_service`, `frontend . port . index -> ${proto} endpoint`),
+      typeof: `${ip(f)} daddr . ${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`,
+    },
+    {
+      ...map(MAPS.nodePortEndpoints(f, proto), `inet_service . integer : ${addrType(f)} . inet_service`, `node port . index -> ${proto} endpoint`),
+      typeof: `${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`,
+    },
+  ]);
+  out.sets.push(
+    map(MAPS.serviceIps(f), concat, 'service frontends -> their chain'),
+    map(MAPS.nodePorts(f), portMap, 'node ports -> their chain'),
+    map(MAPS.noEndpoints(f), concat, 'frontends of services without usable endpoints'),
+    map(MAPS.noEndpointNodePorts(f), portMap, 'node ports of services without usable endpoints'),
+    map(MAPS.firewall(f), concat, 'load-balancer IPs with source ranges'),
+    ...endpointMaps,
+    { kind: 'set', name: MAPS.nodePortIps(f), type: addrType(f), comment: 'addresses node ports are served on', elements: sorted(services.state.nodePortAddresses.filter((a) => familyOf(a) === f)).map((a) => ({ key: [a] })) },
+    { kind: 'set', name: MAPS.clusterIps(f), type: addrType(f), comment: 'cluster IPs', elements: sorted(parts.clusterIps).map((a) => ({ key: [a] })) },
+    { kind: 'set', name: MAPS.hairpin(f), type: `${addrType(f)} . ${addrType(f)}`, comment: 'every local endpoint reaching itself', elements: sorted(parts.endpointIps).map((a) => ({ key: [a, a] })) },
+  );
+  const pickChain = (proto: Protocol, k: number): DesiredChain => ({
+    name: pickChainName(f, proto, k),
+    rules: [{ rule: `dnat ${ip(f)} to ${ip(f)} daddr . ${proto} dport . numgen random mod ${k} map @${MAPS.endpoints(f, proto)}`, comment: `one of ${k} ${proto} endpoints` }],
+  });
+  for (const pick of byPick(parts.picks)) out.chains.push(pickChain(pick.proto, pick.k));
+  for (const { proto, k } of byPick(parts.externalPicks)) {
+    out.chains.push({
+      name: externalPickChain(f, proto, k),
+      rules: [
+        { rule: `jump ${MARK_CHAIN}`, comment: 'external clients are masqueraded (externalTrafficPolicy Cluster)' },
+        { rule: `goto ${pickChainName(f, proto, k)}`, comment: `one of ${k} ${proto} endpoints` },
+      ],
+    });
+    // The pick chain exists even when no cluster IP has K endpoints.
+    if (!parts.picks.has(`${proto} ${k}`)) out.chains.push(pickChain(proto, k));
+  }
+  for (const { proto, k } of byPick(parts.nodePortPicks)) {
+    out.chains.push({
+      name: nodePortPickChain(f, proto, k),
+      rules: [
+        { rule: `jump ${MARK_CHAIN}`, comment: 'external clients are masqueraded (externalTrafficPolicy Cluster)' },
+        { rule: `dnat ${ip(f)} to ${proto} dport . numgen random mod ${k} map @${MAPS.nodePortEndpoints(f, proto)}`, comment: `one of ${k} ${proto} endpoints` },
+      ],
+    });
+  }
+  if (hasClusterCidrs(services, f)) {
+    const cidrs = sorted(services.clusterCidrs.filter((c) => familyOf(c) === f).map(nftPrefix));
+    out.sets.push({ kind: 'set', name: MAPS.clusterCidrs(f), type: addrType(f), flags: ['interval'], comment: "the cluster's pod ranges", elements: cidrs.map((c) => ({ key: [c] })) });
+    hooks.dispatch.push({ rule: `${ip(f)} daddr @${MAPS.clusterIps(f)} ${ip(f)} saddr != @${MAPS.clusterCidrs(f)} jump ${MARK_CHAIN}`, comment: 'clients outside the cluster reaching a cluster IP are masqueraded' });
+  }
+  const nodePortLookup = `fib daddr type local ${ip(f)} daddr @${MAPS.nodePortIps(f)} meta l4proto . th dport`;
+  hooks.dispatch.push({ rule: `${lookup} vmap @${MAPS.serviceIps(f)}`, comment: 'cluster, external and load-balancer IPs' });
+  hooks.dispatch.push({ rule: `${nodePortLookup} vmap @${MAPS.nodePorts(f)}`, comment: 'node ports' });
+  hooks.checks.push({ rule: `${lookup} vmap @${MAPS.noEndpoints(f)}`, comment: 'services without usable endpoints' });
+  hooks.checks.push({ rule: `${nodePortLookup} vmap @${MAPS.noEndpointNodePorts(f)}`, comment: 'node ports without usable endpoints' });
+  hooks.firewall.push({ rule: `${lookup} vmap @${MAPS.firewall(f)}`, comment: 'load-balancer source ranges' });
+  hooks.hairpin.push({ rule: `ct status dnat ${ip(f)} saddr . ${ip(f)} daddr @${MAPS.hairpin(f)} masquerade fully-random`, comment: 'an endpoint reaching itself through its service: masqueraded, so that the reply passes the node' });
 }
 
 export function renderServices(services: NodeServices | undefined): Rendered {
   if (!services) return { sets: [], chains: [] };
   const out: Rendered = { sets: [], chains: [] };
-  const elements: Record<string, DesiredElement[]> = {};
-  for (const p of services.state.ports) renderPort(p, services, out, elements);
-
-  const dispatch: DesiredRule[] = [];
-  const checks: DesiredRule[] = [];
-  const firewall: DesiredRule[] = [];
-  for (const f of [4, 6] as const) {
-    const concat = `${addrType(f)} . inet_proto . inet_service : verdict`;
-    const lookup = `${ip(f)} daddr . meta l4proto . th dport`;
-    out.sets.push({ kind: 'map', name: MAPS.serviceIps(f), type: concat, comment: 'service frontends -> their chain', elements: elements[MAPS.serviceIps(f)] ?? [] });
-    out.sets.push({ kind: 'map', name: MAPS.noEndpoints(f), type: concat, comment: 'frontends of services without usable endpoints', elements: elements[MAPS.noEndpoints(f)] ?? [] });
-    out.sets.push({ kind: 'map', name: MAPS.firewall(f), type: concat, comment: 'load-balancer IPs with source ranges', elements: elements[MAPS.firewall(f)] ?? [] });
-    const nodeIps = services.state.nodePortAddresses.filter((a) => familyOf(a) === f);
-    out.sets.push({ kind: 'set', name: MAPS.nodePortIps(f), type: addrType(f), comment: 'addresses node ports are served on', elements: nodeIps.map((a) => ({ key: [a] })) });
-    dispatch.push({ rule: `${lookup} vmap @${MAPS.serviceIps(f)}`, comment: 'cluster, external and load-balancer IPs' });
-    dispatch.push({ rule: `fib daddr type local ${ip(f)} daddr @${MAPS.nodePortIps(f)} meta l4proto . th dport vmap @${MAPS.nodePorts}`, comment: 'node ports' });
-    checks.push({ rule: `${lookup} vmap @${MAPS.noEndpoints(f)}`, comment: 'services without usable endpoints' });
-    checks.push({ rule: `fib daddr type local ${ip(f)} daddr @${MAPS.nodePortIps(f)} meta l4proto . th dport vmap @${MAPS.noEndpointNodePorts}`, comment: 'node ports without usable endpoints' });
-    firewall.push({ rule: `${lookup} vmap @${MAPS.firewall(f)}`, comment: 'load-balancer source ranges' });
-  }
-  const portMap = `inet_proto . inet_service : verdict`;
-  out.sets.push({ kind: 'map', name: MAPS.nodePorts, type: portMap, comment: 'node ports -> their chain', elements: elements[MAPS.nodePorts] ?? [] });
-  out.sets.push({ kind: 'map', name: MAPS.noEndpointNodePorts, type: portMap, comment: 'node ports of services without usable endpoints', elements: elements[MAPS.noEndpointNodePorts] ?? [] });
+  const parts = { 4: new FamilyParts(), 6: new FamilyParts() };
+  for (const p of services.state.ports) renderPort(p, services, parts[p.family], out);
+  const hooks = { dispatch: [] as DesiredRule[], checks: [] as DesiredRule[], firewall: [] as DesiredRule[], hairpin: [] as DesiredRule[] };
+  for (const f of [4, 6] as const) renderFamily(f, services, parts[f], out, hooks);
 
   const newConnections = (name: string, hook: 'input' | 'forward' | 'output'): DesiredChain => ({
     name,
@@ -195,25 +319,26 @@ export function renderServices(services: NodeServices | undefined): Rendered {
     rules: [{ rule: 'ct state new jump service-endpoints-check', comment: 'new connections to services without usable endpoints' }],
   });
   out.chains.push(
-    { name: 'services', rules: dispatch },
+    { name: 'services', rules: hooks.dispatch },
     { name: 'svc-nat-prerouting', base: { type: 'nat', hook: 'prerouting', priority: 'dstnat', policy: 'accept' }, rules: [{ rule: 'jump services', comment: 'service frontends' }] },
     { name: 'svc-nat-output', base: { type: 'nat', hook: 'output', priority: 'dstnat', policy: 'accept' }, rules: [{ rule: 'jump services', comment: 'service frontends' }] },
     {
       name: 'svc-nat-postrouting',
       base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' },
       rules: [
+        ...hooks.hairpin,
         { rule: `meta mark & ${MASQUERADE_MARK} == 0 return`, comment: 'not marked for masquerade' },
         { rule: `meta mark set meta mark ^ ${MASQUERADE_MARK}`, comment: 'the mark is ours: cleared' },
         { rule: 'masquerade fully-random', comment: 'marked by a service chain' },
       ],
     },
     { name: MARK_CHAIN, rules: [{ rule: `meta mark set meta mark | ${MASQUERADE_MARK}`, comment: 'masqueraded in postrouting' }] },
-    { name: 'service-endpoints-check', rules: checks },
+    { name: 'service-endpoints-check', rules: hooks.checks },
     newConnections('svc-filter-input', 'input'),
     newConnections('svc-filter-forward', 'forward'),
     newConnections('svc-filter-output', 'output'),
     { name: 'svc-filter-prerouting', base: { type: 'filter', hook: 'prerouting', priority: 'dstnat - 10', policy: 'accept' }, rules: [{ rule: 'ct state new jump firewall-check', comment: 'load-balancer source ranges' }] },
-    { name: 'firewall-check', rules: firewall },
+    { name: 'firewall-check', rules: hooks.firewall },
     {
       name: REJECT_CHAIN,
       rules: [
