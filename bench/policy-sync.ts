@@ -50,7 +50,8 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
   const agent = startAgent(ns, dir, backend);
   try {
     await waitReady(agent, 120_000);
-    return syncLogs(agent)[0];
+    // Ready can be reported before the log line of that sync has been read from its stdout.
+    return await eventually('the first sync logged', () => syncLogs(agent)[0], 10_000);
   } finally {
     await agent.stop();
     deleteNamedNetns(ns);

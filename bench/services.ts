@@ -89,7 +89,9 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog & { rssM
   const agent = startAgent(ns, dir, backend);
   try {
     await waitReady(agent, 300_000);
-    return { ...syncLogs(agent)[0], rssMiB: rssMiB(agent) };
+    // Ready can be reported before the log line of that sync has been read from its stdout.
+    const first = await eventually('the first sync logged', () => syncLogs(agent)[0], 10_000);
+    return { ...first, rssMiB: rssMiB(agent) };
   } finally {
     await agent.stop();
     deleteNamedNetns(ns);

@@ -82,6 +82,18 @@ export function identityOf(comment: string | undefined): string | undefined {
 }
 
 /** An element's identity for comparison: key, value and comment. */
+const signatures = new WeakMap<object, string>();
+
+/**
+ * What identifies an element for the diff. Remembered per element object: renderers that give
+ * the same objects for what did not change (render-services.ts) and the committed listing, which
+ * keeps the desired objects, make a sync at 100,000 elements compare strings it already has.
+ */
 export function elementSignature(e: { key: string[]; value?: string[]; comment?: string }): string {
-  return JSON.stringify([e.key, e.value ?? [], e.comment ?? '']);
+  let signature = signatures.get(e);
+  if (signature === undefined) {
+    signature = JSON.stringify([e.key, e.value ?? [], e.comment ?? '']);
+    signatures.set(e, signature);
+  }
+  return signature;
 }

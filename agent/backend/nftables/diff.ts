@@ -132,9 +132,16 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
       continue;
     }
     if (filledByPackets(set)) continue;
-    const want = new Map(set.elements.map((e) => [elementSignature(e), e]));
-    const present = new Set(have.elements.map((e) => elementSignature(e)));
-    const gone = have.elements.filter((e) => !want.has(elementSignature(e))).map((e) => ({ key: e.key }));
+    // Elements that are the very objects committed last time are unchanged (render-services.ts
+    // keeps them for unchanged ports): only the rest are compared by content.
+    const haveObjects = new Set<object>(have.elements);
+    const wantObjects = new Set<object>(set.elements);
+    const haveRest = have.elements.filter((e) => !wantObjects.has(e));
+    const wantRest = set.elements.filter((e) => !haveObjects.has(e));
+    if (haveRest.length === 0 && wantRest.length === 0) continue;
+    const want = new Map(wantRest.map((e) => [elementSignature(e), e]));
+    const present = new Set(haveRest.map((e) => elementSignature(e)));
+    const gone = haveRest.filter((e) => !want.has(elementSignature(e))).map((e) => ({ key: e.key }));
     const added = [...want].filter(([sig]) => !present.has(sig)).map(([, e]) => e);
     // Deleted before added: an element whose value changed is both.
     batchElements(set, gone, (batch) => tx.delete(batch));
@@ -186,7 +193,8 @@ export function committedListing(table: TableRef, desired: DesiredTable): TableO
     ...(s.timeout !== undefined ? { timeout: s.timeout } : {}),
     ...(s.counter ? { counter: true } : {}),
     ...(s.comment ? { comment: s.comment } : {}),
-    elements: s.elements.map((e) => ({ key: e.key, ...(e.value ? { value: e.value } : {}), ...(e.comment ? { comment: e.comment } : {}) })),
+    // The desired element objects themselves (never changed after rendering): their signatures are cached.
+    elements: s.elements,
   });
   return {
     table: { ...table, handle: 0, comment: desired.comment },

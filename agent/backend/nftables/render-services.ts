@@ -305,11 +305,51 @@ function renderFamily(f: Family, services: NodeServices, parts: FamilyParts, out
   hooks.hairpin.push({ rule: `ct status dnat ${ip(f)} saddr . ${ip(f)} daddr @${MAPS.hairpin(f)} masquerade fully-random`, comment: 'an endpoint reaching itself through its service: masqueraded, so that the reply passes the node' });
 }
 
+/** One port's contribution, kept while the port state (memoised by the compiler) and the node's context stay. */
+interface PortOutput {
+  context: string;
+  parts: FamilyParts;
+  out: Rendered;
+}
+const rendered = new WeakMap<ServicePortState, PortOutput>();
+
+/**
+ * A port rendered once per state object: an unchanged port gives the same element objects on
+ * every sync, which the diff recognises without comparing their contents (desired.ts).
+ */
+function renderPortOnce(p: ServicePortState, services: NodeServices, context: string): PortOutput {
+  const memo = rendered.get(p);
+  if (memo && memo.context === context) return memo;
+  const output = { context, parts: new FamilyParts(), out: { sets: [], chains: [] } as Rendered };
+  renderPort(p, services, output.parts, output.out);
+  rendered.set(p, output);
+  return output;
+}
+
+function merge(into: FamilyParts, from: FamilyParts): void {
+  for (const [map, elements] of from.elements) for (const e of elements) into.add(map, e);
+  for (const [target, source] of [
+    [into.clusterIps, from.clusterIps],
+    [into.endpointIps, from.endpointIps],
+    [into.picks, from.picks],
+    [into.externalPicks, from.externalPicks],
+    [into.nodePortPicks, from.nodePortPicks],
+  ] as const) {
+    for (const x of source) target.add(x);
+  }
+}
+
 export function renderServices(services: NodeServices | undefined): Rendered {
   if (!services) return { sets: [], chains: [] };
   const out: Rendered = { sets: [], chains: [] };
   const parts = { 4: new FamilyParts(), 6: new FamilyParts() };
-  for (const p of services.state.ports) renderPort(p, services, parts[p.family], out);
+  const context = JSON.stringify([services.state.nodePortAddresses, services.clusterCidrs]);
+  for (const p of services.state.ports) {
+    const port = renderPortOnce(p, services, context);
+    merge(parts[p.family], port.parts);
+    out.sets.push(...port.out.sets);
+    out.chains.push(...port.out.chains);
+  }
   const hooks = { dispatch: [] as DesiredRule[], checks: [] as DesiredRule[], firewall: [] as DesiredRule[], hairpin: [] as DesiredRule[] };
   for (const f of [4, 6] as const) renderFamily(f, services, parts[f], out, hooks);
 
