@@ -81,7 +81,8 @@ function list(items: KubeObject[]): string {
 async function kernelShape(state: LabState): Promise<string> {
   const shapes = await Promise.all(
     state.nodes.map(async (node) => {
-      const table = await new NftCli({ netns: node.netns }).listObjects({ family: 'inet', name: 'weft' });
+      // Generous: a listing waits for the agent's transaction, and the machine is busy then.
+      const table = await new NftCli({ netns: node.netns, timeoutMs: 120_000 }).listObjects({ family: 'inet', name: 'weft' });
       const elements = [...(table?.sets ?? []), ...(table?.maps ?? [])].reduce((n, s) => n + s.elements.length, 0);
       return `${table?.chains.length ?? 0}/${elements}`;
     }),
@@ -99,7 +100,9 @@ async function applyLevel(state: LabState, manifests: string, namespace: string,
   fs.writeFileSync(`${file}.tmp`, list(inForce));
   fs.renameSync(`${file}.tmp`, file);
   const mustChange = before !== undefined && before.level !== level;
-  const deadline = Date.now() + 120_000;
+  // 1,000 of these policies select every lab pod: a first sync of them takes ~80 s here
+  // (739,000 set elements: every peer class times every policy's port).
+  const deadline = Date.now() + 300_000;
   let last = await kernelShape(state);
   let stableSince = mustChange && last === before.shape ? undefined : Date.now();
   while (Date.now() < deadline) {
@@ -110,7 +113,9 @@ async function applyLevel(state: LabState, manifests: string, namespace: string,
     last = now;
     if (stableSince !== undefined && Date.now() - stableSince >= 1000) return now;
   }
-  throw new Error(`the agents did not settle with ${level} policies`);
+  // Why not: the agents' last log lines say (a failing sync, a skipped policy).
+  const tails = state.nodes.map((n) => `${n.name}: ${n.agent ? fs.readFileSync(n.agent.log, 'utf8').trim().split('\n').slice(-3).join('\n  ') : 'no agent'}`);
+  throw new Error(`the agents did not settle with ${level} policies (kernel ${last}); agent logs:\n${tails.join('\n')}`);
 }
 
 /** The isolated set must hold the server at 100 and 1,000 policies, and not exist at 0. */
