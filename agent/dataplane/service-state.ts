@@ -9,6 +9,13 @@
 
 export type ServiceProtocol = 'tcp' | 'udp' | 'sctp';
 
+/**
+ * The packet mark bit a backend's service chains set to have postrouting masquerade a packet
+ * (kube-proxy's 0x4000, so that the two are recognisable side by side): one value for both
+ * backends.
+ */
+export const MASQUERADE_MARK = 0x4000;
+
 /** One endpoint of a service port: a pod address and the port it serves this service port on. */
 export interface ServiceEndpoint {
   /** Bare canonical address, of the port's family. */

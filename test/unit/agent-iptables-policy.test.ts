@@ -10,7 +10,7 @@ import { renderIptables, type DesiredIpset, type IptablesRendering } from '../..
 import { EXPANDED_RANGE_MAX, TREE_LEAF_SIZE, peerNets } from '../../agent/backend/iptables/render-policy';
 import type { LocalPod, NodeState } from '../../agent/dataplane/node-state';
 import { EMPTY_DIRECTION, type Allowance, type DirectionPolicy, type NodePolicy, type PeerClass, type PortRange } from '../../agent/dataplane/policy-state';
-import { parseAddress, parseCidr, subnetContains, type Address } from '../../ipam/address';
+import { addr, inNet } from '../helpers/address-match';
 import { dimensions } from '../../kernel/ipset';
 
 // ---- an interpreter of the rendered rules ----
@@ -26,13 +26,6 @@ interface Packet {
   established: boolean;
   in: string;
   out: string;
-}
-
-const addr = (text: string): Address => parseAddress(text)!;
-
-function inNet(address: string, net: string): boolean {
-  const c = parseCidr(net.includes('/') ? net : `${net}/${addr(net).family === 4 ? 32 : 128}`);
-  return c !== undefined && subnetContains(c, addr(address));
 }
 
 function setMatches(set: DesiredIpset, flags: string[], p: Packet): boolean {

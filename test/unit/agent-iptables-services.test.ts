@@ -13,7 +13,7 @@ import { renderIptables, type DesiredIpset, type IptablesRendering } from '../..
 import { probability } from '../../agent/backend/iptables/render-services';
 import type { NodeState } from '../../agent/dataplane/node-state';
 import type { ServiceEndpoint, ServicePortState } from '../../agent/dataplane/service-state';
-import { parseAddress, parseCidr, subnetContains } from '../../ipam/address';
+import { addr, inNet } from '../helpers/address-match';
 import { portState } from '../helpers/service-ports';
 
 /** A TCP port of x/NAME in the cluster IP's family, with these local endpoints. */
@@ -69,11 +69,6 @@ interface Path {
   ending: Ending;
 }
 
-const addr = (text: string) => parseAddress(text)!;
-const inNet = (address: string, net: string) => {
-  const c = parseCidr(net.includes('/') ? net : `${net}/${addr(net).family === 4 ? 32 : 128}`);
-  return c !== undefined && addr(address).family === c.address.family && subnetContains(c, addr(address));
-};
 
 function setMatches(set: DesiredIpset, flags: string, p: Packet): boolean {
   if (addr(p.src).family !== (set.family === 'inet' ? 4 : 6)) return false;

@@ -32,9 +32,8 @@
  * to one service's endpoints rewrites its own chains and leaves every other service's alone.
  */
 import type { NodeServices } from '../../dataplane/node-state';
-import type { ServiceEndpoint, ServicePortState } from '../../dataplane/service-state';
+import { MASQUERADE_MARK, type ServiceEndpoint, type ServicePortState } from '../../dataplane/service-state';
 import { canonicalElement } from '../../../kernel/ipset';
-import { MASQUERADE_MARK } from '../nftables/render-services';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
 import { familyOf, type Family, type IptablesNames, type ServiceSet } from './names';
 import { peerNets } from './render-policy';
@@ -42,7 +41,7 @@ import { peerNets } from './render-policy';
 const comment = (text: string) => ['-m', 'comment', '--comment', text];
 
 /** The mark bit as iptables-save prints it ('0x4000'). */
-const MARK = `0x${Number(MASQUERADE_MARK).toString(16)}`;
+const MARK = `0x${MASQUERADE_MARK.toString(16)}`;
 
 /** The `recent` options iptables-save adds to what kube-proxy writes. */
 const RECENT_SOURCE: Record<Family, string[]> = {

@@ -36,14 +36,14 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import type { NodeServices } from '../../dataplane/node-state';
-import type { ServiceEndpoint, ServicePortState } from '../../dataplane/service-state';
+import { MASQUERADE_MARK, type ServiceEndpoint, type ServicePortState } from '../../dataplane/service-state';
 import type { DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
 import { nftPrefix } from './render-policy';
 
 type Family = 4 | 6;
 
-/** The packet mark bit that asks postrouting to masquerade (kube-proxy's). */
-export const MASQUERADE_MARK = '0x00004000';
+/** The masquerade mark as nft lists it. */
+const MARK = `0x${MASQUERADE_MARK.toString(16).padStart(8, '0')}`;
 
 const ip = (f: Family) => (f === 4 ? 'ip' : 'ip6');
 const addrType = (f: Family) => (f === 4 ? 'ipv4_addr' : 'ipv6_addr');
@@ -367,12 +367,12 @@ export function renderServices(services: NodeServices | undefined): Rendered {
       base: { type: 'nat', hook: 'postrouting', priority: 'srcnat', policy: 'accept' },
       rules: [
         ...hooks.hairpin,
-        { rule: `meta mark & ${MASQUERADE_MARK} == 0 return`, comment: 'not marked for masquerade' },
-        { rule: `meta mark set meta mark ^ ${MASQUERADE_MARK}`, comment: 'the mark is ours: cleared' },
+        { rule: `meta mark & ${MARK} == 0 return`, comment: 'not marked for masquerade' },
+        { rule: `meta mark set meta mark ^ ${MARK}`, comment: 'the mark is ours: cleared' },
         { rule: 'masquerade fully-random', comment: 'marked by a service chain' },
       ],
     },
-    { name: MARK_CHAIN, rules: [{ rule: `meta mark set meta mark | ${MASQUERADE_MARK}`, comment: 'masqueraded in postrouting' }] },
+    { name: MARK_CHAIN, rules: [{ rule: `meta mark set meta mark | ${MARK}`, comment: 'masqueraded in postrouting' }] },
     { name: 'service-endpoints-check', rules: hooks.checks },
     newConnections('svc-filter-input', 'input'),
     newConnections('svc-filter-forward', 'forward'),
