@@ -42,6 +42,12 @@ export class ObjectCache {
   private readonly podsByLabel = new Index();
   private readonly podsByNode = new Index();
   private readonly slicesByService = new Index();
+  /**
+   * Answers of list() and endpointSlicesOf(), kept until an object they hold changes: the same
+   * array while nothing changed is what lets compilers skip work by identity (proxy/compile.ts).
+   */
+  private readonly lists = new Map<WatchedKind, readonly KubeObject[]>();
+  private readonly sliceLists = new Map<string, readonly KubeObject[]>();
 
   /** Applies a source event; true when the cache changed. */
   apply(event: SourceEvent): boolean {
@@ -52,6 +58,7 @@ export class ObjectCache {
       if (!previous) return false;
       this.unindex(key, previous);
       this.objects.delete(key);
+      this.lists.delete(previous.kind);
       return true;
     }
     if (previous) {
@@ -59,6 +66,7 @@ export class ObjectCache {
       this.unindex(key, previous);
     }
     this.objects.set(key, event.object);
+    this.lists.delete(event.object.kind);
     this.index(key, event.object);
     return true;
   }
@@ -67,8 +75,11 @@ export class ObjectCache {
     return this.objects.get(objectKey({ kind, metadata: { name, namespace } }));
   }
 
-  list(kind: WatchedKind): KubeObject[] {
-    return [...this.objects.values()].filter((o) => o.kind === kind);
+  /** Every object of `kind`: the same array until one of them changes (never to be modified). */
+  list(kind: WatchedKind): readonly KubeObject[] {
+    let list = this.lists.get(kind);
+    if (!list) this.lists.set(kind, (list = [...this.objects.values()].filter((o) => o.kind === kind)));
+    return list;
   }
 
   counts(): Record<WatchedKind, number> {
@@ -94,8 +105,12 @@ export class ObjectCache {
     return this.resolve(this.podsByNode.get(nodeName));
   }
 
-  endpointSlicesOf(namespace: string, service: string): KubeObject[] {
-    return this.resolve(this.slicesByService.get(`${namespace}/${service}`));
+  /** The Service's EndpointSlices: the same array until one of them changes (never to be modified). */
+  endpointSlicesOf(namespace: string, service: string): readonly KubeObject[] {
+    const key = `${namespace}/${service}`;
+    let slices = this.sliceLists.get(key);
+    if (!slices) this.sliceLists.set(key, (slices = this.resolve(this.slicesByService.get(key))));
+    return slices;
   }
 
   private resolve(keys: ReadonlySet<string>): KubeObject[] {
@@ -119,7 +134,10 @@ export class ObjectCache {
       if (node) fn(this.podsByNode, node);
     } else if (o.kind === 'EndpointSlice') {
       const service = o.metadata.labels?.[SERVICE_NAME_LABEL];
-      if (service) fn(this.slicesByService, `${ns}/${service}`);
+      if (service) {
+        fn(this.slicesByService, `${ns}/${service}`);
+        this.sliceLists.delete(`${ns}/${service}`);
+      }
     }
   }
 }

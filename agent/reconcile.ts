@@ -1,8 +1,11 @@
 /**
  * The reconcile loop: whatever triggers it (a source event, an endpoint registered, a timer), it
- * runs one sync at a time over the whole desired state. Bursts of triggers are coalesced into
- * one sync; a trigger during a sync causes exactly one more afterwards; a failed sync is retried
- * with exponential backoff; and a periodic resync reverts changes made behind the agent's back.
+ * runs one sync at a time over the whole desired state. A trigger after a quiet spell syncs at
+ * once (on the next turn of the event loop, so that the events of one delivery go together);
+ * later triggers wait until `coalesceMs` after the last sync, so a burst costs few syncs (what
+ * kube-proxy's minSyncPeriod does). A trigger during a sync causes exactly one more afterwards;
+ * a failed sync is retried with exponential backoff; and a periodic resync reverts changes made
+ * behind the agent's back.
  */
 import type { ApplyOutcome } from './dataplane/node-state';
 
@@ -22,7 +25,7 @@ export interface ReconcilerOptions {
    * last committed, so that changes made behind the agent's back are reverted.
    */
   sync: (context: { resync: boolean }) => Promise<SyncOutcome>;
-  /** How long a trigger waits for more to join it; 20 ms by default. */
+  /** The least time from the end of one sync to the start of the next; 20 ms by default. */
   coalesceMs?: number;
   /** First retry delay after a failure, doubled per failure up to maxRetryMs. */
   initialRetryMs?: number;
@@ -63,6 +66,8 @@ export class Reconciler {
   /** The next sync reads the kernel back (periodic resync, or after a failure). */
   private resyncDue = false;
   private consecutiveFailures = 0;
+  /** performance.now() when the last sync ended. */
+  private lastEnded = -Infinity;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   /** Syncs started so far; a waiter registered after N started is settled by sync N+1. */
@@ -82,7 +87,7 @@ export class Reconciler {
     this.pending = true;
     // While a sync runs, or a retry or coalescing timer is set, that one will pick this up.
     if (this.running || this.timer || this.options.held?.()) return;
-    this.schedule(this.coalesceMs);
+    this.schedule(Math.max(0, this.lastEnded + this.coalesceMs - performance.now()));
   }
 
   /**
@@ -121,6 +126,7 @@ export class Reconciler {
       this.timer = undefined;
       this.running = this.runOnce().finally(() => {
         this.running = undefined;
+        this.lastEnded = performance.now();
         this.afterRun();
       });
     }, delayMs);

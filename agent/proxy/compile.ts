@@ -17,8 +17,8 @@ import { parseService, type ParsedService, type ParsedServicePort } from './serv
 export type { ProxyConfig } from './node-ports';
 
 export interface ServiceInput {
-  services: KubeObject[];
-  endpointSlices: KubeObject[];
+  services: readonly KubeObject[];
+  endpointSlices: readonly KubeObject[];
   /** This node's Node object: where node ports are served. */
   node?: KubeObject;
   nodeName: string;
@@ -57,11 +57,7 @@ export function compileIndexedServiceState(input: IndexedServiceInput, config: P
   const ports: ServicePortState[] = [];
   const healthChecks: HealthCheckPort[] = [];
   const seen = new Set<string>();
-  const services = input.services
-    .filter((s) => s.kind === 'Service')
-    .map((object) => ({ object, id: `${object.metadata.namespace ?? 'default'}/${object.metadata.name}` }))
-    .sort((a, b) => compareText(a.id, b.id));
-  for (const { object, id } of services) {
+  for (const { object, id } of sortedServices(input.services)) {
     if (seen.has(id)) {
       problems.push({ object: id, reason: 'the Service is listed twice: the first is used' });
       continue;
@@ -69,11 +65,11 @@ export function compileIndexedServiceState(input: IndexedServiceInput, config: P
     seen.add(id);
     const compiled = compileServiceObject(object, input.slicesOf(object.metadata.namespace ?? 'default', object.metadata.name), input.nodeName);
     if (compiled.problems.length > 0) problems.push(...compiled.problems);
-    if (compiled.ports.length > 0) ports.push(...compiled.ports);
+    // Each service's ports come sorted by key: the whole list is in (service, key) order.
+    for (const p of compiled.ports) ports.push(p);
     if (compiled.healthCheck) healthChecks.push(compiled.healthCheck);
   }
 
-  ports.sort((a, b) => compareText(a.key, b.key));
   const kept = resolveFrontendConflicts(ports, problems);
   healthChecks.sort((a, b) => a.port - b.port || compareText(a.service, b.service));
   const checks = resolveHealthCheckConflicts(healthChecks, kept, problems);
@@ -82,6 +78,21 @@ export function compileIndexedServiceState(input: IndexedServiceInput, config: P
     problems.push({ object: input.nodeName, reason: `no Node object named ${JSON.stringify(input.nodeName)}: node ports are served on no address` });
   }
   return { ports: kept, nodePortAddresses, healthChecks: checks, problems: sortProblems(problems) };
+}
+
+/** Services in id order, sorted once per list: the object cache gives the same list while no Service changed. */
+const sortedLists = new WeakMap<readonly KubeObject[], { object: KubeObject; id: string }[]>();
+
+function sortedServices(list: readonly KubeObject[]): { object: KubeObject; id: string }[] {
+  let sorted = sortedLists.get(list);
+  if (!sorted) {
+    sorted = list
+      .filter((s) => s.kind === 'Service')
+      .map((object) => ({ object, id: `${object.metadata.namespace ?? 'default'}/${object.metadata.name}` }))
+      .sort((a, b) => compareText(a.id, b.id));
+    sortedLists.set(list, sorted);
+  }
+  return sorted;
 }
 
 /** Grouped by object, each object's problems in the order they were found (field order). */
@@ -105,11 +116,12 @@ const serviceMemo = new WeakMap<KubeObject, { slices: readonly KubeObject[]; nod
 
 function compileServiceObject(object: KubeObject, slices: readonly KubeObject[], nodeName: string): CompiledService {
   const memo = serviceMemo.get(object);
-  if (memo && memo.nodeName === nodeName && memo.slices.length === slices.length && memo.slices.every((s, i) => s === slices[i])) return memo.compiled;
+  if (memo && memo.nodeName === nodeName && (memo.slices === slices || (memo.slices.length === slices.length && memo.slices.every((s, i) => s === slices[i])))) return memo.compiled;
   const parsed = parseService(object);
   const problems = [...parsed.problems];
   const compiled: CompiledService = parsed.service ? { ...compileService(parsed.service, slices, nodeName, problems), problems } : { ports: [], problems };
-  serviceMemo.set(object, { slices: [...slices], nodeName, compiled });
+  // The array itself: the object cache hands out the same one while the slices are unchanged.
+  serviceMemo.set(object, { slices, nodeName, compiled });
   return compiled;
 }
 
@@ -171,6 +183,7 @@ function compileService(svc: ParsedService, slices: readonly KubeObject[], nodeN
     ports.push(state);
   }
   const healthCheck = svc.healthCheckNodePort !== undefined ? { service: svc.id, port: svc.healthCheckNodePort, localEndpoints: localReady.size } : undefined;
+  ports.sort((a, b) => compareText(a.key, b.key));
   return { ports, ...(healthCheck ? { healthCheck } : {}) };
 }
 

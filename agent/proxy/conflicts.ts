@@ -3,7 +3,7 @@
  * per family and protocol to one service port, one health-check port to one Service. The API
  * server's allocators guarantee this in a cluster; objects from a manifests directory may not,
  * and a backend handed two claims on one map key would fail its whole transaction. Here the
- * first claimant in key order keeps the frontend and the later one loses it, reported. Pure.
+ * first claimant in (service, port key) order keeps the frontend and the later one loses it, reported. Pure.
  */
 import type { HealthCheckPort, ServicePortState, ServiceProblem } from '../dataplane/service-state';
 
@@ -11,7 +11,7 @@ function describe(p: ServicePortState): string {
   return `${p.service} port ${p.portName === '' ? '(unnamed)' : JSON.stringify(p.portName)} ${p.protocol.toUpperCase()}`;
 }
 
-/** `ports` sorted by key; returns the ports that keep their cluster IP, each with the frontends it keeps. */
+/** `ports` sorted by service, then key; returns the ports that keep their cluster IP, each with the frontends it keeps. */
 export function resolveFrontendConflicts(ports: readonly ServicePortState[], problems: ServiceProblem[]): ServicePortState[] {
   const ipOwners = new Map<string, ServicePortState>();
   const nodePortOwners = new Map<string, ServicePortState>();

@@ -36,8 +36,8 @@ function deletionKey(d: ConntrackDeletion): string {
   return [d.family, d.protocol, d.origDst ?? '*', d.origPortDst, d.replySrc ?? '*', d.replyPortSrc ?? '*'].join(' ');
 }
 
-/** Every UDP/SCTP frontend of the state, with the endpoints its traffic may be DNATed to. */
-function frontends(state: ServiceState): Map<string, Frontend> {
+/** Every UDP/SCTP frontend of `ports`, with the endpoints its traffic may be DNATed to. */
+function frontends(ports: readonly ServicePortState[]): Map<string, Frontend> {
   const out = new Map<string, Frontend>();
   const add = (p: ServicePortState, origDst: string | undefined, port: number, endpoints: readonly ServiceEndpoint[]) => {
     if (p.protocol !== 'udp' && p.protocol !== 'sctp') return;
@@ -48,7 +48,7 @@ function frontends(state: ServiceState): Map<string, Frontend> {
     for (const e of endpoints) f.endpoints.set(endpointKey(e), e);
     out.set(key, f);
   };
-  for (const p of state.ports) {
+  for (const p of ports) {
     add(p, p.clusterIp, p.port, p.clusterEndpoints);
     // Traffic from outside goes to the external endpoints, and with externalTrafficPolicy Local
     // this node's pods still reach the cluster endpoints through the same frontend: both are in use.
@@ -67,8 +67,14 @@ function frontends(state: ServiceState): Map<string, Frontend> {
  */
 export function staleConntrackDeletions(previous: ServiceState | undefined, next: ServiceState): ConntrackDeletion[] {
   if (!previous || previous === next || previous.ports === next.ports) return [];
-  const before = frontends(previous);
-  const after = frontends(next);
+  // Port states are shared between compiles while unchanged (proxy/compile.ts), and a frontend
+  // belongs to one port (proxy/conflicts.ts): only the ports that are not the same objects on
+  // both sides can have stale entries.
+  const changedPorts = new Set(previous.ports);
+  for (const p of next.ports) if (!changedPorts.delete(p)) changedPorts.add(p);
+  const changed = (ports: readonly ServicePortState[]) => ports.filter((p) => changedPorts.has(p));
+  const before = frontends(changed(previous.ports));
+  const after = frontends(changed(next.ports));
   const out = new Map<string, ConntrackDeletion>();
   const push = (d: ConntrackDeletion) => out.set(deletionKey(d), d);
   for (const [key, old] of before) {

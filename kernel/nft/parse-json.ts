@@ -141,13 +141,13 @@ export function ruleSummaryFromJson(body: JsonObject): RuleSummary {
 /** A set, or a map (whose "map" member is the value type and whose elements are [key, value]). */
 export function setFromJson(body: JsonObject): SetInfo {
   const isMap = body.map !== undefined;
-  const info: SetInfo = {
+  const info: Omit<SetInfo, 'elements'> = {
     name: str(body.name) ?? '',
     handle: num(body.handle) ?? 0,
     type: isMap ? `${typeText(body.type)} : ${typeText(body.map)}` : typeText(body.type),
     flags: Array.isArray(body.flags) ? body.flags.map((f) => atom(f)) : [],
-    elements: [],
   };
+  const elements: ElementInfo[] = [];
   const timeout = num(body.timeout);
   if (timeout !== undefined) info.timeout = timeout;
   const comment = str(body.comment);
@@ -158,10 +158,10 @@ export function setFromJson(body: JsonObject): SetInfo {
     if (isMap && Array.isArray(el) && el.length === 2) {
       const e = keyInfo(el[0]);
       e.value = parts(el[1]);
-      info.elements.push(e);
+      elements.push(e);
     } else {
-      info.elements.push(keyInfo(el));
+      elements.push(keyInfo(el));
     }
   }
-  return info;
+  return { ...info, elements };
 }

@@ -195,7 +195,7 @@ export interface SetInfo {
   /** Elements carry counters (`counter` in the set's declaration). */
   counter?: boolean;
   comment?: string;
-  elements: ElementInfo[];
+  elements: readonly ElementInfo[];
 }
 
 export type MapInfo = SetInfo;

@@ -1,7 +1,8 @@
 /**
  * The nftables rendering of services, without a kernel: plain ports share pick chains and an
  * endpoint map, ports with affinity get chains of their own, an unchanged port renders to the
- * same objects (so the diff skips it), and one endpoint change is element operations only.
+ * same objects (so the diff skips it), one endpoint change is element operations only, and the
+ * diff by element groups leaves the kernel as a full comparison would.
  */
 import test from 'ava';
 import { diffTable, committedListing } from '../../agent/backend/nftables/diff';
@@ -9,6 +10,7 @@ import { renderNodeTable } from '../../agent/backend/nftables/render';
 import { pickChainName, renderServices, serviceChainName } from '../../agent/backend/nftables/render-services';
 import type { NodeServices, NodeState } from '../../agent/dataplane/node-state';
 import type { ServicePortState } from '../../agent/dataplane/service-state';
+import { FakeNft } from '../../kernel/nft';
 import { portState } from '../helpers/service-ports';
 
 const TABLE = { family: 'inet' as const, name: 'weft' };
@@ -64,4 +66,41 @@ test('an unchanged port renders to the same element objects; one endpoint leavin
   t.true(lines.every((l) => / element /.test(l) || new RegExp(`chain inet weft ${pickChainName(4, 'tcp', 1)}|rule inet weft ${pickChainName(4, 'tcp', 1)}|${pickChainName(4, 'tcp', 2)}`).test(l)), lines.join('\n'));
   t.true(lines.some((l) => l.includes(`goto ${pickChainName(4, 'tcp', 1)}`)), 'the frontend now picks one of one');
   t.is(diffTable(TABLE, changed, committedListing(TABLE, changed)).size, 0);
+});
+
+test('diffing by element groups against the committed table leaves the kernel exactly as desired, through shared keys and moved frontends', async (t) => {
+  const local = (ip: string, port: number) => ({ ip, port, local: true });
+  const api = portState('api', { clusterIp: '10.96.0.20', endpoints: [local('10.244.1.5', 8080), local('10.244.1.6', 8080)] });
+  // A second port of the same service: the same cluster IP, and the same local endpoint (hairpin pair).
+  const apiAdmin = portState('api', { key: 'x/api:admin:tcp:v4', portName: 'admin', clusterIp: '10.96.0.20', port: 9090, endpoints: [local('10.244.1.5', 9090)] });
+  const dnsMoved = portState('dns2', { clusterIp: '10.96.0.53', port: 53, protocol: 'udp', endpoints: eps(['10.244.2.9', 53]) });
+  const fewer = portState('web', { endpoints: eps(['10.244.2.2', 8080]) });
+  const steps: ServicePortState[][] = [
+    [web, dns, api, apiAdmin],
+    // The first port of api goes: its cluster IP and hairpin pair stay, the admin port has them too.
+    [web, dns, apiAdmin],
+    // dns's frontend now belongs to another service; web loses an endpoint.
+    [fewer, dnsMoved, apiAdmin],
+    [fewer, dnsMoved, sticky],
+    [],
+  ];
+  const fake = new FakeNft();
+  let previous = renderNodeTable(node(steps[0]));
+  await fake.run(diffTable(TABLE, previous, undefined));
+  for (const ports of steps.slice(1)) {
+    const next = renderNodeTable(node(ports));
+    await fake.run(diffTable(TABLE, next, committedListing(TABLE, previous), previous));
+    const kernel = await fake.listObjects(TABLE);
+    t.is(diffTable(TABLE, next, kernel).size, 0, `after ${ports.map((p) => p.key).join(', ')}: ${diffTable(TABLE, next, kernel).render()}`);
+    previous = next;
+  }
+  const clusterIps = (await fake.listObjects(TABLE))?.sets.find((s) => s.name === 'cluster-ips-v4');
+  t.deepEqual(clusterIps?.elements, [], 'nothing left once every service is gone');
+});
+
+test('a shared key is in one group only: ports of one service add their cluster IP once', (t) => {
+  const second = portState('web', { key: 'x/web:alt:tcp:v4', portName: 'alt', port: 8443, endpoints: eps(['10.244.1.2', 8443]) });
+  const set = renderServices(services([web, second])).sets.find((s) => s.name === 'cluster-ips-v4')!;
+  t.deepEqual(set.elements.map((e) => e.key), [['10.96.0.10']]);
+  t.is(set.groups?.length, 1);
 });

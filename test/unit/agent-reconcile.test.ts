@@ -138,3 +138,16 @@ test('the periodic resync, and the sync after a failure, ask to read the kernel 
   await q.stop();
   t.deepEqual(retried, [false, true, false], 'the retry after a failure reads back, the next change does not');
 });
+
+test('a trigger after a quiet spell syncs at once; one right after a sync waits out coalesceMs', async (t) => {
+  const c = controlled();
+  // An hour of coalescing: the first sync can only have run because nothing made it wait.
+  const r = new Reconciler({ sync: c.sync, coalesceMs: 3_600_000, resyncIntervalMs: 0 });
+  r.trigger();
+  await r.idle();
+  t.is(c.calls, 1);
+  r.trigger();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(c.calls, 1, 'the second trigger waits for the interval after the first sync');
+  await r.stop();
+});

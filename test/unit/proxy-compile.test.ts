@@ -310,11 +310,12 @@ test('node ports only for NodePort and LoadBalancer services', (t) => {
   t.deepEqual(
     state.ports.map((p) => [p.service, p.nodePort]),
     [
+      // In service order, then port key: "default/lb" before "default/lb-direct".
       ['default/cip', undefined],
-      ['default/lb-direct', undefined],
       ['default/lb', 30003],
-      ['default/np-missing', undefined],
+      ['default/lb-direct', undefined],
       ['default/np', 30002],
+      ['default/np-missing', undefined],
     ],
   );
   t.false('nodePort' in portOf(state, 'default/cip::tcp:v4'));

@@ -10,7 +10,7 @@
 import type { Nft, TableObjects, TableRef } from '../../../kernel/nft';
 import type { ApplyOptions, ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
 import { committedListing, countRules, diffTable } from './diff';
-import type { CountedElement } from './desired';
+import type { CountedElement, DesiredTable } from './desired';
 import type { PolicyCounter } from '../../dataplane/policy-state';
 import { policyCounters } from './policy-counters';
 import { renderNodeTable } from './render';
@@ -20,7 +20,7 @@ export class NftablesBackend implements DataPlaneBackend {
   readonly location: string;
   private readonly table: TableRef;
   /** What the kernel holds since the last successful apply; undefined: read it back. */
-  private committed?: TableObjects;
+  private committed?: { listing: TableObjects; desired: DesiredTable };
   /** The counted elements of the last applied state. */
   private counted: CountedElement[] = [];
 
@@ -34,11 +34,11 @@ export class NftablesBackend implements DataPlaneBackend {
 
   async apply(state: NodeState, options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const desired = renderNodeTable(state);
-    const current = !options.fromKernel && this.committed ? this.committed : await this.nft.listObjects(this.table);
-    const tx = diffTable(this.table, desired, current);
+    const committed = options.fromKernel ? undefined : this.committed;
+    const tx = committed ? diffTable(this.table, desired, committed.listing, committed.desired) : diffTable(this.table, desired, await this.nft.listObjects(this.table));
     this.committed = undefined;
     if (tx.size > 0) await this.nft.run(tx);
-    this.committed = committedListing(this.table, desired);
+    this.committed = { listing: committedListing(this.table, desired), desired };
     this.counted = desired.counted ?? [];
     return { changes: tx.size, rules: countRules(desired) };
   }

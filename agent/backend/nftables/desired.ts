@@ -25,7 +25,32 @@ export interface DesiredSet {
   /** Every element counts what matched it (per-policy counters are read from them). */
   counter?: boolean;
   comment?: string;
-  elements: DesiredElement[];
+  elements: readonly DesiredElement[];
+  /**
+   * The elements in groups (see groupedSet), for sets too large to compare element by element
+   * on every sync; `elements` is then their concatenation.
+   */
+  groups?: readonly ElementGroup[];
+}
+
+/**
+ * Elements a renderer keeps as the very same array while what they render (one service port)
+ * is unchanged, and whose keys no other group of the set repeats: a group that is the one
+ * committed last time needs no comparison, and a group that went away can be deleted whole.
+ */
+export type ElementGroup = readonly DesiredElement[];
+
+/** A set whose elements are `groups` concatenated (only when something asks for them). */
+export function groupedSet(set: Omit<DesiredSet, 'elements' | 'groups'>, groups: readonly ElementGroup[]): DesiredSet {
+  let elements: readonly DesiredElement[] | undefined;
+  return {
+    ...set,
+    groups,
+    get elements() {
+      elements ??= groups.flat();
+      return elements;
+    },
+  };
 }
 
 export interface DesiredRule {
@@ -68,8 +93,16 @@ export interface DesiredTable {
  */
 const IDENTITY = / \[#([0-9a-f]{8})\]$/;
 
+/** Remembered per rule object: renderers that keep a port's chains give the same rules every sync. */
+const identities = new WeakMap<DesiredRule, string>();
+
 export function ruleIdentity(rule: DesiredRule): string {
-  return crypto.createHash('sha256').update(`${rule.rule}\0${rule.comment}`).digest('hex').slice(0, 8);
+  let identity = identities.get(rule);
+  if (identity === undefined) {
+    identity = crypto.createHash('sha256').update(`${rule.rule}\0${rule.comment}`).digest('hex').slice(0, 8);
+    identities.set(rule, identity);
+  }
+  return identity;
 }
 
 export function commentWithIdentity(rule: DesiredRule): string {

@@ -98,11 +98,35 @@ function writeAll(tx: Transaction, desired: DesiredTable, current: TableObjects 
 }
 
 /**
+ * The elements of `have` that `want` may not have, and those of `want` that `have` may not:
+ * what is left to compare by content. Elements (and groups) that are the very objects
+ * committed last time are unchanged: renderers keep them for what did not change
+ * (render-services.ts), and the committed listing keeps the desired objects.
+ */
+function changedElements(want: DesiredSet, have: SetInfo, committed: DesiredSet | undefined): { haveRest: readonly SetElementLike[]; wantRest: readonly DesiredElement[] } {
+  // Grouped on both sides: only the groups that changed are looked at (O(groups), not O(elements)).
+  if (want.groups && committed?.groups) {
+    const wantGroups = new Set(want.groups);
+    const haveGroups = new Set(committed.groups);
+    return { haveRest: committed.groups.filter((g) => !wantGroups.has(g)).flat(), wantRest: want.groups.filter((g) => !haveGroups.has(g)).flat() };
+  }
+  const haveObjects = new Set<object>(have.elements);
+  const wantObjects = new Set<object>(want.elements);
+  return { haveRest: have.elements.filter((e) => !wantObjects.has(e)), wantRest: want.elements.filter((e) => !haveObjects.has(e)) };
+}
+
+type SetElementLike = SetInfo['elements'][number];
+
+/**
+ * `committed`: when `current` is committedListing(committed), that desired table; its element
+ * groups spare the comparison of every element.
+ *
  * `current` is the JSON listing (kernel/nft listObjects): rules are known by their comments,
  * which is all the comparison needs (see desired.ts), and one nft run reads it all.
  */
-export function diffTable(table: TableRef, desired: DesiredTable, current: TableObjects | undefined): Transaction {
+export function diffTable(table: TableRef, desired: DesiredTable, current: TableObjects | undefined, committed?: DesiredTable): Transaction {
   const tx = new Transaction(table);
+  const committedSets = committed && new Map(committed.sets.map((s) => [s.name, s]));
   if (!current) {
     writeAll(tx, desired, current);
     return tx;
@@ -132,12 +156,7 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
       continue;
     }
     if (filledByPackets(set)) continue;
-    // Elements that are the very objects committed last time are unchanged (render-services.ts
-    // keeps them for unchanged ports): only the rest are compared by content.
-    const haveObjects = new Set<object>(have.elements);
-    const wantObjects = new Set<object>(set.elements);
-    const haveRest = have.elements.filter((e) => !wantObjects.has(e));
-    const wantRest = set.elements.filter((e) => !haveObjects.has(e));
+    const { haveRest, wantRest } = changedElements(set, have, committedSets?.get(set.name));
     if (haveRest.length === 0 && wantRest.length === 0) continue;
     const want = new Map(wantRest.map((e) => [elementSignature(e), e]));
     const present = new Set(haveRest.map((e) => elementSignature(e)));
@@ -193,8 +212,11 @@ export function committedListing(table: TableRef, desired: DesiredTable): TableO
     ...(s.timeout !== undefined ? { timeout: s.timeout } : {}),
     ...(s.counter ? { counter: true } : {}),
     ...(s.comment ? { comment: s.comment } : {}),
-    // The desired element objects themselves (never changed after rendering): their signatures are cached.
-    elements: s.elements,
+    // The desired element objects themselves (never changed after rendering): their signatures
+    // are cached. Read only when asked for: the diff of a grouped set compares groups instead.
+    get elements() {
+      return s.elements;
+    },
   });
   return {
     table: { ...table, handle: 0, comment: desired.comment },
@@ -211,5 +233,5 @@ export function committedListing(table: TableRef, desired: DesiredTable): TableO
 
 /** Rules plus elements in a desired table: the "rule count" weft reports. */
 export function countRules(desired: DesiredTable): number {
-  return desired.chains.reduce((n, c) => n + c.rules.length, 0) + desired.sets.reduce((n, s) => n + s.elements.length, 0);
+  return desired.chains.reduce((n, c) => n + c.rules.length, 0) + desired.sets.reduce((n, s) => n + (s.groups ? s.groups.reduce((m, g) => m + g.length, 0) : s.elements.length), 0);
 }

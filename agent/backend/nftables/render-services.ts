@@ -37,7 +37,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { NodeServices } from '../../dataplane/node-state';
 import { MASQUERADE_MARK, type ServiceEndpoint, type ServicePortState } from '../../dataplane/service-state';
-import type { DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
+import { groupedSet, type DesiredChain, type DesiredElement, type DesiredRule, type DesiredSet, type ElementGroup } from './desired';
 import { nftPrefix } from './render-policy';
 
 type Family = 4 | 6;
@@ -83,11 +83,10 @@ function endpointAddress(e: ServiceEndpoint, f: Family): string {
   return f === 4 ? `${e.ip}:${e.port}` : `[${e.ip}]:${e.port}`;
 }
 
-/** What one family's service ports add to the shared maps and sets, and which pick chains they use. */
+/** What one service port adds to its family's shared maps and sets, and which pick chains it uses. */
 class FamilyParts {
+  /** Per map or set: this port's elements, one group of it (desired.ts ElementGroup). */
   readonly elements = new Map<string, DesiredElement[]>();
-  readonly clusterIps = new Set<string>();
-  readonly endpointIps = new Set<string>();
   /** "proto k" of the pick chains in use. */
   readonly picks = new Set<string>();
   readonly externalPicks = new Set<string>();
@@ -99,9 +98,56 @@ class FamilyParts {
     list.push(element);
   }
 
-  of(map: string): DesiredElement[] {
-    return this.elements.get(map) ?? [];
+}
+
+/**
+ * Sets whose keys several ports may add: the ports of one service share its cluster IP, and
+ * services share endpoints. Their groups are cut down to the keys no earlier port added, so
+ * that no key is in two groups (what the grouped diff relies on).
+ */
+const sharedKeys = (f: Family) => [MAPS.clusterIps(f), MAPS.hairpin(f)];
+
+/** One family's parts of every port: the element groups of each map and set, and the pick chains in use. */
+class FamilyTotals {
+  readonly groups = new Map<string, ElementGroup[]>();
+  readonly picks = new Set<string>();
+  readonly externalPicks = new Set<string>();
+  readonly nodePortPicks = new Set<string>();
+  /** Keys added so far, per set of sharedKeys. */
+  private readonly seen: Map<string, Set<string>>;
+
+  constructor(f: Family) {
+    this.seen = new Map(sharedKeys(f).map((name) => [name, new Set<string>()]));
   }
+
+  add(port: FamilyParts): void {
+    for (const [name, elements] of port.elements) {
+      const seen = this.seen.get(name);
+      const group = seen ? unseen(elements, seen) : elements;
+      if (group.length === 0) continue;
+      let list = this.groups.get(name);
+      if (!list) this.groups.set(name, (list = []));
+      list.push(group);
+    }
+    for (const x of port.picks) this.picks.add(x);
+    for (const x of port.externalPicks) this.externalPicks.add(x);
+    for (const x of port.nodePortPicks) this.nodePortPicks.add(x);
+  }
+
+  of(name: string): readonly ElementGroup[] {
+    return this.groups.get(name) ?? [];
+  }
+}
+
+/** `elements` whose keys are not in `seen` (added to it); the array itself when all are new. */
+function unseen(elements: DesiredElement[], seen: Set<string>): DesiredElement[] {
+  const fresh = elements.filter((e) => {
+    const key = e.key.join(' ');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return fresh.length === elements.length ? elements : fresh;
 }
 
 interface Rendered {
@@ -209,7 +255,7 @@ function renderPort(p: ServicePortState, services: NodeServices, parts: FamilyPa
   const f = p.family;
   const [proto, port] = [p.protocol, String(p.port)];
   const externalFrontends = [...p.externalIps, ...p.loadBalancerIps];
-  parts.clusterIps.add(p.clusterIp);
+  parts.add(MAPS.clusterIps(f), { key: [p.clusterIp] });
   if (!p.anyEndpoints) {
     // No endpoint anywhere: every frontend rejects at once (a filter chain, before any DNAT).
     const reject = [`goto ${REJECT_CHAIN}`];
@@ -218,7 +264,8 @@ function renderPort(p: ServicePortState, services: NodeServices, parts: FamilyPa
     return;
   }
   // Only a pod of this node can reach itself through the node: its pair is all hairpin needs.
-  for (const e of [...p.clusterEndpoints, ...p.externalEndpoints]) if (e.local) parts.endpointIps.add(e.ip);
+  const hairpin = new Set([...p.clusterEndpoints, ...p.externalEndpoints].filter((e) => e.local).map((e) => e.ip));
+  for (const address of hairpin) parts.add(MAPS.hairpin(f), { key: [address, address] });
   if (p.affinityTimeoutSeconds !== undefined || p.externalPolicyLocal) renderOwn(p, services, parts, out);
   else renderShared(p, services, parts);
   if (p.loadBalancerSourceRanges.length > 0 && p.loadBalancerIps.length > 0) {
@@ -235,25 +282,25 @@ const byPick = (xs: Iterable<string>) =>
     .sort((a, b) => (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : a.k - b.k));
 
 /** One family's shared maps, sets, pick chains and dispatch rules. */
-function renderFamily(f: Family, services: NodeServices, parts: FamilyParts, out: Rendered, hooks: { dispatch: DesiredRule[]; checks: DesiredRule[]; firewall: DesiredRule[]; hairpin: DesiredRule[] }): void {
+function renderFamily(f: Family, services: NodeServices, parts: FamilyTotals, out: Rendered, hooks: { dispatch: DesiredRule[]; checks: DesiredRule[]; firewall: DesiredRule[]; hairpin: DesiredRule[] }): void {
   const concat = `${addrType(f)} . inet_proto . inet_service : verdict`;
   const portMap = 'inet_proto . inet_service : verdict';
   const lookup = `${ip(f)} daddr . meta l4proto . th dport`;
   const sorted = (xs: Iterable<string>) => [...xs].sort();
-  const map = (name: string, type: string, comment: string): DesiredSet => ({ kind: 'map', name, type, comment, elements: parts.of(name) });
+  const map = (name: string, type: string, comment: string, typeOf?: string): DesiredSet =>
+    groupedSet({ kind: 'map', name, type, comment, ...(typeOf !== undefined ? { typeof: typeOf } : {}) }, parts.of(name));
   // The endpoint maps are declared by expressions (numgen's integer has no type name), one per
   // protocol: DNAT to a port needs the protocol, which nft takes from the map's declaration and
   // checks (`meta l4proto tcp`) before the lookup. (`th dport` there would serve every protocol,
   // but nft 1.0.6 cannot read such a declaration back when a later run adds a rule using it.)
   const endpointMaps = PROTOCOLS.flatMap((proto): DesiredSet[] => [
-    {
-      ...map(MAPS.endpoints(f, proto), `${addrType(f)} . inet_service . integer : ${addrType(f)} . inet_service`, `frontend . port . index -> ${proto} endpoint`),
-      typeof: `${ip(f)} daddr . ${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`,
-    },
-    {
-      ...map(MAPS.nodePortEndpoints(f, proto), `inet_service . integer : ${addrType(f)} . inet_service`, `node port . index -> ${proto} endpoint`),
-      typeof: `${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`,
-    },
+    map(
+      MAPS.endpoints(f, proto),
+      `${addrType(f)} . inet_service . integer : ${addrType(f)} . inet_service`,
+      `frontend . port . index -> ${proto} endpoint`,
+      `${ip(f)} daddr . ${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`,
+    ),
+    map(MAPS.nodePortEndpoints(f, proto), `inet_service . integer : ${addrType(f)} . inet_service`, `node port . index -> ${proto} endpoint`, `${proto} dport . numgen random mod 2 : ${ip(f)} daddr . ${proto} dport`),
   ]);
   out.sets.push(
     map(MAPS.serviceIps(f), concat, 'service frontends -> their chain'),
@@ -263,8 +310,8 @@ function renderFamily(f: Family, services: NodeServices, parts: FamilyParts, out
     map(MAPS.firewall(f), concat, 'load-balancer IPs with source ranges'),
     ...endpointMaps,
     { kind: 'set', name: MAPS.nodePortIps(f), type: addrType(f), comment: 'addresses node ports are served on', elements: sorted(services.state.nodePortAddresses.filter((a) => familyOf(a) === f)).map((a) => ({ key: [a] })) },
-    { kind: 'set', name: MAPS.clusterIps(f), type: addrType(f), comment: 'cluster IPs', elements: sorted(parts.clusterIps).map((a) => ({ key: [a] })) },
-    { kind: 'set', name: MAPS.hairpin(f), type: `${addrType(f)} . ${addrType(f)}`, comment: 'every local endpoint reaching itself', elements: sorted(parts.endpointIps).map((a) => ({ key: [a, a] })) },
+    groupedSet({ kind: 'set', name: MAPS.clusterIps(f), type: addrType(f), comment: 'cluster IPs' }, parts.of(MAPS.clusterIps(f))),
+    groupedSet({ kind: 'set', name: MAPS.hairpin(f), type: `${addrType(f)} . ${addrType(f)}`, comment: 'every local endpoint reaching itself' }, parts.of(MAPS.hairpin(f))),
   );
   const pickChain = (proto: Protocol, k: number): DesiredChain => ({
     name: pickChainName(f, proto, k),
@@ -326,27 +373,14 @@ function renderPortOnce(p: ServicePortState, services: NodeServices, context: st
   return output;
 }
 
-function merge(into: FamilyParts, from: FamilyParts): void {
-  for (const [map, elements] of from.elements) for (const e of elements) into.add(map, e);
-  for (const [target, source] of [
-    [into.clusterIps, from.clusterIps],
-    [into.endpointIps, from.endpointIps],
-    [into.picks, from.picks],
-    [into.externalPicks, from.externalPicks],
-    [into.nodePortPicks, from.nodePortPicks],
-  ] as const) {
-    for (const x of source) target.add(x);
-  }
-}
-
 export function renderServices(services: NodeServices | undefined): Rendered {
   if (!services) return { sets: [], chains: [] };
   const out: Rendered = { sets: [], chains: [] };
-  const parts = { 4: new FamilyParts(), 6: new FamilyParts() };
+  const parts = { 4: new FamilyTotals(4), 6: new FamilyTotals(6) };
   const context = JSON.stringify([services.state.nodePortAddresses, services.clusterCidrs]);
   for (const p of services.state.ports) {
     const port = renderPortOnce(p, services, context);
-    merge(parts[p.family], port.parts);
+    parts[p.family].add(port.parts);
     out.sets.push(...port.out.sets);
     out.chains.push(...port.out.chains);
   }
