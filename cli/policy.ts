@@ -1,11 +1,17 @@
 /**
  * `weftctl policy ...`: NetworkPolicy as a node enforces it. `policy counters`: what each policy
  * allowed and dropped on the node, from the kernel's per-element counters (nftables backend).
+ * `trace`, `explain`, `matrix`, `what-if`: why a connection is allowed or denied, from the
+ * objects (offline: --manifests), one module each.
  */
 import type { Argv } from 'yargs';
 import type { PolicyCounterMessage } from '../agent/api/messages';
 import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
 import { OUTPUT_CHOICES, printJson, table, type OutputFormat } from './output';
+import { explainCommand } from './policy-explain';
+import { matrixCommand } from './policy-matrix';
+import { traceCommand } from './policy-trace';
+import { whatIfCommand } from './policy-what-if';
 
 interface CountersArgs extends AgentArgs {
   output: OutputFormat;
@@ -24,14 +30,15 @@ async function counters(a: CountersArgs): Promise<void> {
 }
 
 export function policyCommand(y: Argv): Argv {
-  return y.command('policy', 'NetworkPolicy on a node', (p) =>
-    p
+  return y.command('policy', 'NetworkPolicy: counters on a node; trace, explain, matrix, what-if from manifests', (p) =>
+    [traceCommand, explainCommand, matrixCommand, whatIfCommand]
+      .reduce((q, add) => add(q), p)
       .command(
         'counters',
         'what each policy allowed (new connections) and dropped on a node, from the kernel counters',
         (c) => agentOptions(c).option('output', { alias: 'o', choices: OUTPUT_CHOICES, default: 'table' as OutputFormat }),
         (a) => counters(a as CountersArgs),
       )
-      .demandCommand(1, 'which policy command? (counters)'),
+      .demandCommand(1, 'which policy command? (trace, explain, matrix, what-if, counters)'),
   );
 }

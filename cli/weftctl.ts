@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
   const name = programName();
   let cli = yargs(argv)
     .scriptName(name)
-    .usage(`${name} <command>\n\nweft's command line: agent status, policy counters and a lab of network namespaces.`)
+    .usage(`${name} <command>\n\nweft's command line: agent status, policy counters, policy debugging (trace, explain, matrix, what-if) and a lab of network namespaces.`)
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
     .demandCommand(1, 'which command? (lab, policy, status)')
