@@ -12,9 +12,9 @@
  *   watching a Kubernetes API (test/helpers/fake-kube-api.ts, the real client library on the
  *   real wire protocol); and from a manifests directory, whose watch waits 50 ms for a burst
  *   of writes to settle.
- * - Connections: new TCP connections per second, one after the other, from a client namespace
- *   through the node to a service whose 10 endpoints are real (one server namespace), with 10
- *   and with 10,000 other services present; the median connect time is 1/rate.
+ * - Connections: new TCP connections one after the other, from a client namespace through the
+ *   node to a service whose 10 endpoints are real (one server namespace), with 10 and with
+ *   10,000 other services present: the time of each connect, and the rate.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -29,7 +29,7 @@ import { FakeKubeApi, type FakeObject } from '../test/helpers/fake-kube-api';
 import { BENCH_NODE, serviceCluster, sliceObject } from './service-cluster';
 import { fmt, quantile } from './stats';
 import { median, syncLogs, type SyncLog } from './sync-log';
-import { tcpConnectRate } from './traffic';
+import { tcpConnectTimes, type ConnectTimes } from './traffic';
 
 type Backend = 'nftables' | 'iptables';
 const BACKENDS: Backend[] = ['nftables', 'iptables'];
@@ -214,24 +214,47 @@ function measuredService(endpoints: string[]): KubeObject[] {
   return [service, { ...slice, metadata: { ...slice.metadata, name: 'measured-x', namespace: 'bench', labels: { ...slice.metadata.labels, 'kubernetes.io/service-name': 'measured' } }, ports: [{ name: 'c', port: 5203, protocol: 'TCP' }] }];
 }
 
-/** New connections per second to the measured service with `others` services present (median of 3). */
-async function connectRate(backend: Backend, others: number): Promise<number> {
+/** A node with the measured service and `others` besides, its agent synced: where connections are measured. */
+async function connectSetup(backend: Backend, others: number): Promise<{ topo: Awaited<ReturnType<typeof connectTopology>>; stop(): Promise<void> }> {
   const { dir, manifests } = tempDir();
   const topo = await connectTopology();
-  try {
-    writeServices(manifests, others, measuredService(topo.endpoints));
-    const agent = startAgent(topo.node, dir, backend);
-    try {
-      await waitReady(agent, 300_000);
-      const rates: number[] = [];
-      for (let r = 0; r < 3; r++) rates.push(await tcpConnectRate(topo.client, topo.server, MEASURED_IP, 2));
-      return median(rates);
-    } finally {
-      await agent.stop();
-    }
-  } finally {
+  let agent: AgentProcess | undefined;
+  const stop = async () => {
+    await agent?.stop();
     topo.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    writeServices(manifests, others, measuredService(topo.endpoints));
+    agent = startAgent(topo.node, dir, backend);
+    await waitReady(agent, 300_000);
+    return { topo, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+const CONNECT_ROUNDS = 5;
+
+/**
+ * Connections to the measured service with 10 and with `many` other services, on two nodes set
+ * up side by side and measured in alternation, CONNECT_ROUNDS runs of 2 s each: one connection
+ * takes milliseconds here, mostly waking processes up, and that drifts over a run; alternating
+ * spreads the drift over both. Per side: the median over runs of each run's median connect time.
+ */
+async function connectTimes(backend: Backend, many: number): Promise<{ few: ConnectTimes; many: ConnectTimes }> {
+  const sides = [await connectSetup(backend, 10)];
+  try {
+    sides.push(await connectSetup(backend, many));
+    const runs: ConnectTimes[][] = [[], []];
+    for (let r = 0; r < CONNECT_ROUNDS; r++) {
+      for (const [i, { topo }] of sides.entries()) runs[i].push(await tcpConnectTimes(topo.client, topo.server, MEASURED_IP, 2));
+    }
+    const summary = (xs: ConnectTimes[]): ConnectTimes => ({ perSecond: median(xs.map((x) => x.perSecond)), medianUs: median(xs.map((x) => x.medianUs)), p90Us: median(xs.map((x) => x.p90Us)) });
+    return { few: summary(runs[0]), many: summary(runs[1]) };
+  } finally {
+    for (const side of sides) await side.stop();
   }
 }
 
@@ -276,14 +299,14 @@ export async function benchServices(scales: number[] = [100, 1000, 10_000]): Pro
       }
     }
   }
-  console.log('\nNew connections to a service (10 real endpoints), one after the other, median of 3 runs of 2 s');
-  console.log(['backend'.padEnd(9), 'others'.padStart(7), 'conn/s'.padStart(8), 'connect µs'.padStart(11), 'vs 10'.padStart(7)].join(' '));
+  console.log(`\nNew connections to a service (10 real endpoints), one after the other: two nodes side by side, ${CONNECT_ROUNDS} alternating runs of 2 s each, medians over runs`);
+  console.log(['backend'.padEnd(9), 'others'.padStart(7), 'conn/s'.padStart(8), 'connect µs'.padStart(11), 'p90 µs'.padStart(9), 'vs 10'.padStart(7)].join(' '));
   for (const backend of BACKENDS) {
     const manyServices = backend === 'iptables' ? IPTABLES_MAX : 10_000;
-    const few = await connectRate(backend, 10);
-    const many = await connectRate(backend, manyServices);
-    for (const [others, rate] of [[10, few], [manyServices, many]] as const) {
-      console.log([backend.padEnd(9), String(others).padStart(7), fmt(rate).padStart(8), fmt(1e6 / rate).padStart(11), `${((few / rate) * 100).toFixed(0)}%`.padStart(7)].join(' '));
+    const { few, many } = await connectTimes(backend, manyServices);
+    for (const [others, t] of [[10, few], [manyServices, many]] as const) {
+      const vs = `${t.medianUs >= few.medianUs ? '+' : ''}${(((t.medianUs - few.medianUs) / few.medianUs) * 100).toFixed(1)}%`;
+      console.log([backend.padEnd(9), String(others).padStart(7), fmt(t.perSecond).padStart(8), fmt(t.medianUs).padStart(11), fmt(t.p90Us).padStart(9), vs.padStart(7)].join(' '));
     }
   }
 }

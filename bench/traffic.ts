@@ -10,6 +10,7 @@ import os from 'node:os';
 import { inNetns } from '../kernel/netns';
 import { runIn } from '../lab/probe';
 import { childEnv } from '../lab/child-env';
+import { quantile } from './stats';
 
 /** Starts a process in `ns` and resolves once it printed `ready` (or after `settleMs`). */
 async function startServer(ns: string, cmd: string, args: string[], settleMs: number): Promise<{ stop(): Promise<void> }> {
@@ -95,14 +96,23 @@ const CONNECT_CLIENT = `
 const net = require('net');
 const [host, seconds] = [process.argv[1], Number(process.argv[2])];
 const end = Date.now() + seconds * 1000;
-let n = 0;
+const times = [];
 const next = () => {
-  if (Date.now() >= end) { process.stdout.write(String(n / seconds)); return; }
-  const s = net.connect({ host, port: 5203 }, () => { n++; s.destroy(); next(); });
+  if (Date.now() >= end) { process.stdout.write(JSON.stringify(times)); return; }
+  const t0 = process.hrtime.bigint();
+  const s = net.connect({ host, port: 5203 }, () => { times.push(Number(process.hrtime.bigint() - t0) / 1000); s.destroy(); next(); });
   s.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });
 };
 next();
 `;
+
+export interface ConnectTimes {
+  /** Connections per second, one after the other. */
+  perSecond: number;
+  /** Each connection's time from connect() to established, µs: median and 90th percentile. */
+  medianUs: number;
+  p90Us: number;
+}
 
 /**
  * New TCP connections per second, one after the other (connect, then close): every one is a
@@ -110,11 +120,17 @@ next();
  * the established packets of a throughput test skip.
  */
 export async function tcpConnectRate(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<number> {
+  return (await tcpConnectTimes(clientNs, serverNs, address, seconds)).perSecond;
+}
+
+/** tcpConnectRate, with the time of each connection. */
+export async function tcpConnectTimes(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<ConnectTimes> {
   const server = await startServer(serverNs, process.execPath, ['-e', CONNECT_SERVER], 2000);
   try {
     const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', CONNECT_CLIENT, address, String(seconds)], (seconds + 20) * 1000);
     if (code !== 0) throw new Error(`connections to ${address} failed: ${stderr}`);
-    return Number(stdout);
+    const times = (JSON.parse(stdout) as number[]).sort((a, b) => a - b);
+    return { perSecond: times.length / seconds, medianUs: quantile(times, 0.5), p90Us: quantile(times, 0.9) };
   } finally {
     await server.stop();
   }
