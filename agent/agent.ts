@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { startCniServer, type CniServer } from '../cni/server';
 import { LocalEndpoints } from './api/endpoints';
 import type { AgentStatus } from './api/messages';
+import { policyAnswerer } from './api/policy-answers';
 import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
 import { clusterNodes, compileNodeState, type CompileConfig } from './compile/node-state';
@@ -225,6 +226,7 @@ export class Agent {
       endpoints: this.endpoints,
       status: () => this.status(),
       ...(this.options.backend.policyCounters ? { policyCounters: () => this.options.backend.policyCounters!() } : {}),
+      policyQuery: policyAnswerer(this.cache, this.options.nodeName),
       afterEndpointChange: async (registered) => {
         this.metrics.localEndpoints.set(this.endpoints.size);
         if (registered) await this.waitForPodObject(registered.podNamespace, registered.podName);

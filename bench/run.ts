@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy|policy-sync|policy-datapath|services] [--runs N] [--scales 100,1000]`: every benchmark, each figure next to its
+ * `npm run bench [-- --only startup|sea-startup|ipam|attach|agent|lab|overlay|policy|policy-sync|policy-datapath|policy-trace|services] [--runs N] [--scales 100,1000]`: every benchmark, each figure next to its
  * reference measured in the same run. Work happens in a namespace of its own, removed at the end
  * (also on Ctrl-C).
  */
@@ -17,6 +17,7 @@ import { benchOverlayPaths } from './overlay-paths';
 import { benchPolicyCompile } from './policy-compile';
 import { benchPolicyDatapath } from './policy-datapath';
 import { benchPolicySync } from './policy-sync';
+import { benchPolicyTrace } from './policy-trace';
 import { benchIpam } from './cni-ipam';
 import { benchLabUp } from './lab-up';
 import { benchSeaStartup } from './sea-startup';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     if (!only || only === 'policy') await benchPolicyCompile(option('runs') ? runs : 20);
     if (!only || only === 'policy' || only === 'policy-sync') await benchPolicySync();
     if (!only || only === 'policy' || only === 'policy-datapath') await benchPolicyDatapath(option('runs') ? runs : 5);
+    if (!only || only === 'policy' || only === 'policy-trace') await benchPolicyTrace();
     if (!only || only === 'services') await benchServices(option('scales') ? option('scales')!.split(',').map(Number) : undefined);
   } finally {
     cleanup();

@@ -4,6 +4,7 @@
  * clear error.
  */
 import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import type { Argv } from 'yargs';
 import { createAgentClient, type AgentClient } from '../agent/api/client';
 import { openLab } from '../lab/cluster/inspect';
@@ -39,15 +40,25 @@ export function socketOf(a: AgentArgs): string {
   return DEFAULT_AGENT_SOCKET;
 }
 
-/** Runs one call against the agent and closes the connection; errors say which socket. */
-export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>): Promise<{ socket: string; result: R }> {
+/**
+ * Runs one call against the agent and closes the connection; errors say which socket, except
+ * those with a gRPC code in `answered`: the agent's own answer about the question (no such
+ * pod), said in its words.
+ */
+export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>, answered: readonly number[] = []): Promise<{ socket: string; result: R }> {
   const socket = socketOf(a);
   if (!fs.existsSync(socket)) throw new Error(`no agent socket at ${socket} (is weft-agent running? --socket PATH)`);
   const client = createAgentClient(socket, a.timeout * 1000);
   try {
     return { socket, result: await fn(client) };
   } catch (err) {
-    const why = (err as { details?: string }).details || (err as Error).message;
+    const { code, details } = err as { code?: number; details?: string };
+    const why = details || (err as Error).message;
+    if (code !== undefined && answered.includes(code)) throw new Error(why, { cause: err });
+    if (code === grpc.status.UNIMPLEMENTED) throw new Error(`the agent at ${socket} cannot answer this: ${why}`, { cause: err });
+    // A socket file nobody listens on (an agent that died): grpc-js says so in many words.
+    const refused = code === grpc.status.UNAVAILABLE ? /No connection established.*connect (E[A-Z]+)/.exec(why)?.[1] : undefined;
+    if (refused) throw new Error(`nothing answers on ${socket} (${refused}): is weft-agent running? (--socket PATH)`, { cause: err });
     throw new Error(`no answer from the agent at ${socket}: ${why}`, { cause: err });
   } finally {
     client.close();

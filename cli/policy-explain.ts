@@ -3,9 +3,9 @@
  * each peer with the known pods it stands for.
  */
 import type { Argv } from 'yargs';
-import { explainPod, type DirectionReport, type PodReport } from '../policy/explain/pod-report';
+import type { DirectionReport, PodReport } from '../policy/explain/pod-report';
 import { labelsText } from './output';
-import { loadModel, outputOption, sourceOptions, type SourceArgs } from './policy-source';
+import { askPolicy, outputOption, sourceOptions, type SourceArgs } from './policy-source';
 import { printReport, REPORT_FORMATS, type ReportFormat } from './structured-output';
 
 interface ExplainArgs extends SourceArgs {
@@ -43,8 +43,8 @@ export function podReportText(r: PodReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function run(a: ExplainArgs): void {
-  const report = explainPod(loadModel(a), a.pod);
+async function run(a: ExplainArgs): Promise<void> {
+  const report = await askPolicy(a, { kind: 'explain', pod: a.pod });
   printReport(a.output, report, podReportText);
 }
 

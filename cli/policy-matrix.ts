@@ -3,12 +3,11 @@
  * a grid per port for people, JSON/YAML for scripts, and a picture (-o dot, -o svg).
  */
 import type { Argv } from 'yargs';
-import { policyMatrix, type MatrixResult } from '../policy/explain/matrix';
-import { parsePortSpec } from '../policy/explain/query';
+import type { MatrixResult } from '../policy/explain/matrix';
 import { matrixDot } from './matrix-dot';
 import { matrixSvg } from './matrix-svg';
 import { table } from './output';
-import { loadModel, outputOption, sourceOptions, type SourceArgs } from './policy-source';
+import { askPolicy, outputOption, sourceOptions, type SourceArgs } from './policy-source';
 import { printReport, REPORT_FORMATS } from './structured-output';
 
 const MATRIX_FORMATS = [...REPORT_FORMATS, 'dot', 'svg'] as const;
@@ -29,9 +28,8 @@ export function matrixText(m: MatrixResult): string {
   return `${grids.join('\n\n')}\n\n✓ allowed, ✗ denied (new connections from the row's pod to the column's)\n`;
 }
 
-function run(a: MatrixArgs): void {
-  const ports = (a.port ?? []).map((p) => parsePortSpec(p));
-  const m = policyMatrix(loadModel(a), { namespaces: a.namespace ?? [], ports });
+async function run(a: MatrixArgs): Promise<void> {
+  const m = await askPolicy(a, { kind: 'matrix', namespaces: a.namespace ?? [], ports: a.port ?? [] });
   if (a.output === 'dot') process.stdout.write(matrixDot(m));
   else if (a.output === 'svg') process.stdout.write(matrixSvg(m));
   else printReport(a.output, m, matrixText);

@@ -1,21 +1,24 @@
 /**
- * Where `weftctl policy trace|explain|matrix|what-if` get their objects. Offline, today:
- * manifest files and directories (--manifests). The same questions online (the agent's socket,
- * answering from what it enforces) or from a cluster (--kubeconfig) need only another way to
- * get KubeObjects here: the engine (policy/explain/) takes plain objects.
+ * Where `weftctl policy trace|explain|matrix|what-if` get their answers. Offline
+ * (--manifests): from manifest files and directories, here. Online (no --manifests): from the
+ * agent over its socket (--socket, or --lab/--node), which answers from the objects it enforces.
+ * Both run the same question through the same engine (policy/explain/answer.ts): the same
+ * result, the same errors. Next: --kubeconfig (a cluster's objects, offline).
  */
 import type { Argv } from 'yargs';
-import type { KubeObject } from '../agent/objects';
+import * as grpc from '@grpc/grpc-js';
+import { answerPolicyQuery, type PolicyQuery, type PolicyReply } from '../policy/explain/answer';
 import { PolicyModel } from '../policy/explain/model';
+import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
 import { readManifests } from './manifests-dir';
 import { UsageError } from './output';
 
-export interface SourceArgs {
+export interface SourceArgs extends AgentArgs {
   manifests?: string[];
 }
 
 export function sourceOptions<T>(c: Argv<T>) {
-  return (
+  return agentOptions(
     c
       // A list option takes one value per use (`--manifests a --manifests b`), so that it does
       // not swallow a positional argument after it (`explain --manifests DIR NS/POD`).
@@ -23,10 +26,10 @@ export function sourceOptions<T>(c: Argv<T>) {
       .option('manifests', {
         type: 'string',
         array: true,
-        describe: 'answer offline from the objects (Namespaces, Pods, NetworkPolicies, Services, EndpointSlices) in this manifest directory or file (repeat for more)',
-      })
+        describe:
+          'answer offline from the objects (Namespaces, Pods, NetworkPolicies, Services, EndpointSlices) in this manifest directory or file (repeat for more); without it the agent answers (--socket, --lab)',
+      }),
   );
-  // Next: --kubeconfig (a cluster's objects) and --socket/--lab (online, the agent's view).
 }
 
 /**
@@ -49,12 +52,33 @@ export function warn(text: string): void {
   process.stderr.write(`weftctl: warning: ${text}\n`);
 }
 
-/** The objects, indexed once; `futurePolicies` are policies a what-if will add. */
-export function loadModel(a: SourceArgs, futurePolicies: readonly KubeObject[] = []): PolicyModel {
-  if (!a.manifests || a.manifests.length === 0) throw new UsageError('which objects? --manifests DIR (asking the agent or a cluster is not implemented yet)');
-  const { objects, warnings } = readManifests(a.manifests, '--manifests');
-  const model = PolicyModel.fromObjects(objects, { source: `--manifests ${a.manifests.join(' ')}`, futurePolicies });
+function offline(manifests: string[], query: PolicyQuery): PolicyReply {
+  const { objects, warnings } = readManifests(manifests, '--manifests');
   for (const w of warnings) warn(w);
-  for (const p of model.problems) warn(`NetworkPolicy ${p.policy} is invalid (the API server would refuse it) and plays no part: ${p.reason}`);
-  return model;
+  const source = `--manifests ${manifests.join(' ')}`;
+  return answerPolicyQuery(query, (futurePolicies) => PolicyModel.fromObjects(objects, { source, futurePolicies }));
+}
+
+/** gRPC codes the agent answers a question it cannot answer with: its words are the message. */
+const QUESTION_ERRORS: readonly number[] = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND];
+
+async function online(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
+  const { socket, result } = await askAgent(a, (client) => client.policyQuery(query), QUESTION_ERRORS);
+  try {
+    return { result: JSON.parse(result.resultJson) as PolicyReply['result'], warnings: result.warnings };
+  } catch (err) {
+    throw new Error(`the agent at ${socket} answered with something that is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The answer to `query`, offline or from the agent; warnings (objects left out, invalid
+ * policies) go to stderr.
+ */
+export async function askPolicy<Q extends PolicyQuery>(a: SourceArgs, query: Q): Promise<PolicyReply<Q>['result']> {
+  const manifests = a.manifests ?? [];
+  if (manifests.length > 0 && (a.socket !== undefined || a.lab !== undefined)) throw new UsageError('--manifests answers offline, --socket/--lab ask an agent: one or the other');
+  const reply = manifests.length > 0 ? offline(manifests, query) : await online(a, query);
+  for (const w of reply.warnings) warn(w);
+  return reply.result as PolicyReply<Q>['result'];
 }

@@ -5,9 +5,8 @@
  */
 import type { Argv } from 'yargs';
 import { missText, type DirectionExplanation } from '../policy/explain/direction';
-import { parsePortSpec } from '../policy/explain/query';
-import { trace, type EndReport, type PathTrace, type TraceResult } from '../policy/explain/trace';
-import { loadModel, once, outputOption, sourceOptions, type SourceArgs } from './policy-source';
+import type { EndReport, PathTrace, TraceResult } from '../policy/explain/trace';
+import { askPolicy, once, outputOption, sourceOptions, type SourceArgs } from './policy-source';
 import { printReport, REPORT_FORMATS, type ReportFormat } from './structured-output';
 
 interface TraceArgs extends SourceArgs {
@@ -53,9 +52,8 @@ export function traceText(r: TraceResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-function run(a: TraceArgs): void {
-  const port = parsePortSpec(a.port);
-  const result = trace(loadModel(a), { from: a.from, to: a.to, port, ...(a.endpoint !== undefined ? { endpoint: a.endpoint } : {}) });
+async function run(a: TraceArgs): Promise<void> {
+  const result = await askPolicy(a, { kind: 'trace', from: a.from, to: a.to, port: a.port, ...(a.endpoint !== undefined ? { endpoint: a.endpoint } : {}) });
   printReport(a.output, result, traceText);
 }
 

@@ -3,10 +3,9 @@
  * applying (or deleting) NetworkPolicies would newly allow or newly deny.
  */
 import type { Argv } from 'yargs';
-import { parsePortSpec } from '../policy/explain/query';
-import { whatIf, type ConnectionChange, type WhatIfResult } from '../policy/explain/what-if';
+import type { ConnectionChange, WhatIfResult } from '../policy/explain/what-if';
 import { readManifests } from './manifests-dir';
-import { loadModel, outputOption, sourceOptions, warn, type SourceArgs } from './policy-source';
+import { askPolicy, outputOption, sourceOptions, warn, type SourceArgs } from './policy-source';
 import { printReport, REPORT_FORMATS, type ReportFormat } from './structured-output';
 
 interface WhatIfArgs extends SourceArgs {
@@ -34,11 +33,10 @@ export function whatIfText(r: WhatIfResult): string {
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-function run(a: WhatIfArgs): void {
+async function run(a: WhatIfArgs): Promise<void> {
   const { objects, warnings } = readManifests(a.filename, '-f');
   for (const w of warnings) warn(w);
-  const model = loadModel(a, objects);
-  const result = whatIf(model, { policies: objects, delete: a.delete, namespaces: a.namespace ?? [], ports: (a.port ?? []).map((p) => parsePortSpec(p)) });
+  const result = await askPolicy(a, { kind: 'what-if', policies: objects, delete: a.delete, namespaces: a.namespace ?? [], ports: a.port ?? [] });
   printReport(a.output, result, whatIfText);
 }
 

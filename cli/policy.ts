@@ -2,7 +2,7 @@
  * `weftctl policy ...`: NetworkPolicy as a node enforces it. `policy counters`: what each policy
  * allowed and dropped on the node, from the kernel's per-element counters (nftables backend).
  * `trace`, `explain`, `matrix`, `what-if`: why a connection is allowed or denied, from the
- * objects (offline: --manifests), one module each.
+ * agent's objects (online) or from manifests (offline: --manifests), one module each.
  */
 import type { Argv } from 'yargs';
 import type { PolicyCounterMessage } from '../agent/api/messages';
@@ -30,7 +30,7 @@ async function counters(a: CountersArgs): Promise<void> {
 }
 
 export function policyCommand(y: Argv): Argv {
-  return y.command('policy', 'NetworkPolicy: counters on a node; trace, explain, matrix, what-if from manifests', (p) =>
+  return y.command('policy', 'NetworkPolicy: counters on a node; trace, explain, matrix, what-if from the agent or from manifests', (p) =>
     [traceCommand, explainCommand, matrixCommand, whatIfCommand]
       .reduce((q, add) => add(q), p)
       .command(

@@ -1,6 +1,7 @@
 /** A typed client of the agent API over its unix socket (weftctl, CNI plugins, tests). */
 import * as grpc from '@grpc/grpc-js';
-import type { AgentStatus, EndpointMessage, PolicyCounterMessage } from './messages';
+import type { PolicyQuery } from '../../policy/explain/answer';
+import type { AgentStatus, EndpointMessage, PolicyCounterMessage, PolicyQueryMessage, PolicyQueryResponseMessage } from './messages';
 import { agentService } from './proto';
 
 export interface AgentClient {
@@ -8,7 +9,23 @@ export interface AgentClient {
   registerEndpoint(endpoint: EndpointMessage): Promise<void>;
   unregisterEndpoint(containerId: string, ifName: string): Promise<void>;
   policyCounters(): Promise<PolicyCounterMessage[]>;
+  /** The engine's answer as JSON text, and warnings (invalid policies among the agent's objects). */
+  policyQuery(query: PolicyQuery): Promise<PolicyQueryResponseMessage>;
   close(): void;
+}
+
+/** A question as the PolicyQuery request carries it (read back by policy-query.ts). */
+export function policyQueryMessage(q: PolicyQuery): PolicyQueryMessage {
+  switch (q.kind) {
+    case 'trace':
+      return { trace: { from: q.from, to: q.to, port: q.port, endpoint: q.endpoint ?? '' } };
+    case 'explain':
+      return { explain: { pod: q.pod } };
+    case 'matrix':
+      return { matrix: { namespaces: q.namespaces ?? [], ports: q.ports ?? [] } };
+    case 'what-if':
+      return { whatIf: { policiesJson: q.policies.map((p) => JSON.stringify(p)), delete: q.delete ?? false, namespaces: q.namespaces ?? [], ports: q.ports ?? [] } };
+  }
 }
 
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response: unknown) => void) => void;
@@ -18,7 +35,8 @@ export function createAgentClient(socketPath: string, timeoutMs = 5000): AgentCl
   // A subchannel of its own: grpc-js shares connections to one target process-wide, and a shared
   // one that saw the socket fail (an agent restarting) waits out a reconnect backoff of seconds
   // before trying again, which a client made to ask now must not inherit.
-  const client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  // No limit on answers: a policy matrix of many pods is more than the default 4 MB.
+  const client = new Service(`unix:${socketPath}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': -1 });
   const call = <T>(method: string, request: object): Promise<T> =>
     new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, Unary>)[method].bind(client);
@@ -29,6 +47,10 @@ export function createAgentClient(socketPath: string, timeoutMs = 5000): AgentCl
     registerEndpoint: async (endpoint) => void (await call('RegisterEndpoint', { endpoint })),
     unregisterEndpoint: async (containerId, ifName) => void (await call('UnregisterEndpoint', { containerId, interface: ifName })),
     policyCounters: async () => (await call<{ counters?: PolicyCounterMessage[] }>('PolicyCounters', {})).counters ?? [],
+    policyQuery: async (query) => {
+      const r = await call<PolicyQueryResponseMessage>('PolicyQuery', policyQueryMessage(query));
+      return { resultJson: r.resultJson, warnings: r.warnings ?? [] };
+    },
     close: () => client.close(),
   };
 }

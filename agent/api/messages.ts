@@ -39,3 +39,16 @@ export interface PolicyCounterMessage {
   droppedPackets: number;
   droppedBytes: number;
 }
+
+/** PolicyQueryRequest: one of the four questions (the others null or absent). */
+export interface PolicyQueryMessage {
+  trace?: { from: string; to: string; port: string; endpoint: string } | null;
+  explain?: { pod: string } | null;
+  matrix?: { namespaces: string[]; ports: string[] } | null;
+  whatIf?: { policiesJson: string[]; delete: boolean; namespaces: string[]; ports: string[] } | null;
+}
+
+export interface PolicyQueryResponseMessage {
+  resultJson: string;
+  warnings: string[];
+}

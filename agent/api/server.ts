@@ -7,7 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { claimSocketPath } from '../../kernel/unix-socket';
 import type { LocalEndpoints } from './endpoints';
 import type { PolicyCounter } from '../dataplane/policy-state';
-import type { AgentStatus, EndpointMessage, PolicyCounterMessage } from './messages';
+import type { PolicyQuery, PolicyReply } from '../../policy/explain/answer';
+import { NotFoundError, QueryError } from '../../policy/explain/query';
+import type { AgentStatus, EndpointMessage, PolicyCounterMessage, PolicyQueryMessage, PolicyQueryResponseMessage } from './messages';
+import { policyQueryOf } from './policy-query';
 import { agentService } from './proto';
 
 export interface AgentApiOptions {
@@ -22,6 +25,8 @@ export interface AgentApiOptions {
   afterEndpointChange?: (registered?: { podNamespace: string; podName: string }) => Promise<void>;
   /** Per-policy counters; absent when the backend does not count per policy. */
   policyCounters?: () => Promise<PolicyCounter[]>;
+  /** Answers a policy question from the agent's objects; throws QueryError for a bad question. */
+  policyQuery?: (query: PolicyQuery) => PolicyReply;
 }
 
 export interface AgentApi {
@@ -31,6 +36,19 @@ export interface AgentApi {
 
 function invalid(message: string): Partial<grpc.StatusObject> {
   return { code: grpc.status.INVALID_ARGUMENT, details: message };
+}
+
+/** A policy question's answer, or its error: the question's fault (NOT_FOUND, INVALID_ARGUMENT) or the agent's (INTERNAL). */
+function answerPolicyQuery(answer: AgentApiOptions['policyQuery'], request: PolicyQueryMessage, done: grpc.sendUnaryData<PolicyQueryResponseMessage>): void {
+  if (!answer) return done({ code: grpc.status.UNIMPLEMENTED, details: 'this agent does not answer policy questions' });
+  let reply: PolicyReply;
+  try {
+    reply = answer(policyQueryOf(request));
+  } catch (err) {
+    const code = err instanceof NotFoundError ? grpc.status.NOT_FOUND : err instanceof QueryError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
+    return done({ code, details: code === grpc.status.INTERNAL ? `answering failed: ${(err as Error).message}` : (err as Error).message });
+  }
+  done(null, { resultJson: JSON.stringify(reply.result), warnings: reply.warnings });
 }
 
 export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi> {
@@ -68,6 +86,8 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
         (err: Error) => done({ code: grpc.status.UNAVAILABLE, details: `reading the counters failed: ${err.message}` }),
       );
     },
+    PolicyQuery: (call: grpc.ServerUnaryCall<PolicyQueryMessage, PolicyQueryResponseMessage>, done: grpc.sendUnaryData<PolicyQueryResponseMessage>) =>
+      answerPolicyQuery(options.policyQuery, call.request, done),
     UnregisterEndpoint: (call: grpc.ServerUnaryCall<{ containerId: string; interface: string }, object>, done: grpc.sendUnaryData<object>) => {
       if (endpoints.unregister(call.request.containerId, call.request.interface)) answerAfterChange(done);
       else done(null, {});

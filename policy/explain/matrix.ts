@@ -4,7 +4,7 @@
  * declare (a policy may decide per port; a port no pod declares is rarely a question).
  */
 import type { ModelPod, PolicyModel } from './model';
-import { portSpecText, QueryError, uniquePortSpecs, type PortSpec } from './query';
+import { NotFoundError, portSpecText, QueryError, uniquePortSpecs, type PortSpec } from './query';
 
 export interface MatrixRequest {
   /** Namespaces whose pods are compared (all when empty). */
@@ -44,10 +44,10 @@ export function declaredPorts(pods: readonly ModelPod[]): PortSpec[] {
 /** The pods of the namespaces, or an error naming namespaces without any. */
 export function podsOfNamespaces(model: PolicyModel, namespaces: readonly string[]): ModelPod[] {
   for (const ns of namespaces) {
-    if (!model.policyPods([ns]).length) throw new QueryError(`no pod NetworkPolicy applies to in namespace ${ns} (${model.source})`);
+    if (!model.policyPods([ns]).length) throw new NotFoundError(`no pod NetworkPolicy applies to in namespace ${ns} (${model.source})`);
   }
   const pods = model.policyPods(namespaces);
-  if (pods.length === 0) throw new QueryError(`no pod NetworkPolicy applies to in ${model.source}`);
+  if (pods.length === 0) throw new NotFoundError(`no pod NetworkPolicy applies to in ${model.source}`);
   return pods;
 }
 

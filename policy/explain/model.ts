@@ -15,7 +15,7 @@ import type { ContainerPort, PolicyInput, PolicyNamespace, PolicyPod } from '../
 import { parsePolicies, type ParsedPolicy } from '../parse';
 import { IndexedEvaluator } from './indexed-evaluator';
 import { placeholderAddresses, type Span } from './placeholders';
-import { QueryError } from './query';
+import { NotFoundError } from './query';
 
 export interface ModelPod {
   /** "namespace/name". */
@@ -94,6 +94,16 @@ export class PolicyModel {
     const cache = new ObjectCache();
     // Later definitions of the same object replace earlier ones, as in the agent's source.
     for (const object of objects) cache.apply({ type: 'ADDED', object });
+    return PolicyModel.fromCache(cache, options);
+  }
+
+  /**
+   * From a cache as it is now: the agent's own, online, so that it answers from what it
+   * enforces without a copy. Services and EndpointSlices are read from the cache when a
+   * question needs them: the model is good for this state of the cache only (its holder
+   * builds another once the cache's lists change, see agent/api/policy-answers.ts).
+   */
+  static fromCache(cache: ObjectCache, options: ModelOptions): PolicyModel {
     const base = policyInputFromCache(cache, [], '');
     const pods = [...base.pods].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
     const taken: Span[] = [];
@@ -169,7 +179,7 @@ export class PolicyModel {
     const inNamespace = this.pods.filter((p) => p.namespace === namespace).map((p) => p.name);
     const hint = inNamespace.length > 0 ? `pods in ${namespace}: ${inNamespace.slice(0, 8).join(', ')}${inNamespace.length > 8 ? ', ...' : ''}` : `no pod at all in namespace ${namespace}`;
     const service = this.service(namespace, name) ? `; ${namespace}/${name} is a Service: svc/${namespace}/${name}` : '';
-    throw new QueryError(`no pod ${namespace}/${name} in ${this.source} (${hint}${service})`);
+    throw new NotFoundError(`no pod ${namespace}/${name} in ${this.source} (${hint}${service})`);
   }
 
   /** Pods NetworkPolicy applies to, of the given namespaces (all when none), sorted by id. */

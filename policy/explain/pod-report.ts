@@ -6,7 +6,7 @@
 import { parseIp } from '../address';
 import type { Direction, ParsedPolicy, Peer, PortEntry } from '../parse';
 import type { ModelPod, PolicyModel } from './model';
-import { parseEndRef, QueryError } from './query';
+import { NotFoundError, parseEndRef } from './query';
 import { peerText, portEntryText, ruleText } from './terms';
 
 export interface PeerReport {
@@ -94,7 +94,7 @@ function directionReport(model: PolicyModel, pod: ModelPod, direction: Direction
 export function explainPod(model: PolicyModel, text: string): PodReport {
   const ref = parseEndRef(text, 'pod', false);
   const pod = ref.kind === 'pod' ? model.requirePod(ref.namespace, ref.name) : ref.kind === 'address' ? model.podAt(ref.ip) : undefined;
-  if (!pod) throw new QueryError(`no pod has the address ${text} in ${model.source}`);
+  if (!pod) throw new NotFoundError(`no pod has the address ${text} in ${model.source}`);
   return {
     pod: pod.id,
     addresses: pod.addresses,

@@ -11,6 +11,11 @@ export class QueryError extends Error {
   override name = 'QueryError';
 }
 
+/** The question names something the objects do not have (a pod, a Service, a namespace). */
+export class NotFoundError extends QueryError {
+  override name = 'NotFoundError';
+}
+
 export type EndRef =
   | { kind: 'address'; ip: string }
   /** `NS/NAME`: a pod, or a Service when no pod has that name; `pod/NS/NAME` a pod only. */

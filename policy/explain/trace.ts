@@ -7,7 +7,7 @@ import type { PolicyProtocol } from '../../agent/dataplane/policy-state';
 import { parseIp } from '../address';
 import { explainDirection, type DirectionExplanation, type End } from './direction';
 import type { ModelPod, PolicyModel } from './model';
-import { parseEndRef, QueryError, type EndRef, type PortSpec } from './query';
+import { NotFoundError, parseEndRef, QueryError, type EndRef, type PortSpec } from './query';
 import { clientOf, resolveService, type ServiceResolution } from './service-endpoints';
 
 export interface TraceRequest {
@@ -89,7 +89,7 @@ function verdictOf(paths: readonly PathTrace[]): TraceResult['verdict'] {
 
 function traceService(model: PolicyModel, src: End, svcRef: { namespace: string; name: string }, request: TraceRequest): TraceResult {
   const svc = model.service(svcRef.namespace, svcRef.name);
-  if (!svc) throw new QueryError(`no service ${svcRef.namespace}/${svcRef.name} in ${model.source}`);
+  if (!svc) throw new NotFoundError(`no service ${svcRef.namespace}/${svcRef.name} in ${model.source}`);
   const resolution = resolveService(model, svc, request.port, clientOf(src.pod, src.address));
   let targets = resolution.targets;
   if (request.endpoint !== undefined) {
@@ -97,7 +97,7 @@ function traceService(model: PolicyModel, src: End, svcRef: { namespace: string;
     targets = targets.filter((t) => (want.kind === 'address' ? t.address === want.ip : want.kind === 'pod' && t.pod?.id === `${want.namespace}/${want.name}`));
     if (targets.length === 0) {
       const known = resolution.targets.map((t) => t.pod?.id ?? t.address).join(', ') || 'none';
-      throw new QueryError(`${request.endpoint} is not an endpoint of service ${resolution.service} port ${request.port.port}/${request.port.protocol.toUpperCase()} (endpoints: ${known})`);
+      throw new NotFoundError(`${request.endpoint} is not an endpoint of service ${resolution.service} port ${request.port.port}/${request.port.protocol.toUpperCase()} (endpoints: ${known})`);
     }
   }
   const paths = targets.map((t) => tracePath(model, src, { ...(t.pod ? { pod: t.pod } : {}), address: t.evalAddress }, request.port.protocol, t.port));

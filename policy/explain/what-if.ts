@@ -12,7 +12,7 @@ import { selectorMatches } from '../selector';
 import type { DirectionExplanation } from './direction';
 import { declaredPorts, podsOfNamespaces } from './matrix';
 import type { ModelPod, PolicyModel } from './model';
-import { portSpecText, QueryError, uniquePortSpecs, type PortSpec } from './query';
+import { NotFoundError, portSpecText, QueryError, uniquePortSpecs, type PortSpec } from './query';
 import { tracePath } from './trace';
 
 export interface WhatIfRequest {
@@ -53,7 +53,7 @@ function checkedPolicies(model: PolicyModel, request: WhatIfRequest): { ids: str
   const current = new Map(model.policyObjects.map((o) => [idOf(o), o]));
   if (request.delete) {
     const missing = ids.filter((id) => !current.has(id));
-    if (missing.length > 0) throw new QueryError(`no NetworkPolicy ${missing.join(', ')} in ${model.source} to delete`);
+    if (missing.length > 0) throw new NotFoundError(`no NetworkPolicy ${missing.join(', ')} in ${model.source} to delete`);
     const gone = new Set(ids);
     return { ids, changed: ids.map((id) => current.get(id)!), after: model.policyObjects.filter((o) => !gone.has(idOf(o))) };
   }

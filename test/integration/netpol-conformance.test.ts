@@ -9,6 +9,10 @@
  * (WEFT_NETPOL_DEADLINE_MS, 10 s) passes. After each case every policy is deleted, the model's
  * labels are restored, and the all-allowed baseline must come back.
  *
+ * Side by side with the probes, every step asks `weftctl policy trace`'s engine about every
+ * probed pair (from the objects the agents read): its verdicts must equal the probe results,
+ * pair by pair, in every step of every case, on both backends (netpol-fixture.ts, check()).
+ *
  * Not covered: SCTP (the lab's pods serve TCP and UDP only); traffic from outside the cluster
  * and ipBlock of non-pod addresses (the lab has nothing outside the pod network to connect
  * from); Services in front of policies (kube-proxy's DNAT before policy) -- a separate suite.
@@ -424,6 +428,7 @@ for (const backend of BACKENDS) {
     }
     try {
       await lab.check('no policies', all(), [...V4, ...V6]);
+      t.true(lab.takeTraced() > 0, 'trace compared with the probes');
       entry.lab = lab;
     } catch (err) {
       t.fail(message(err));
@@ -451,7 +456,8 @@ for (const backend of BACKENDS) {
         resetFailure = err;
       }
       for (const line of lab.journal.splice(0)) t.log(line);
-      t.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+      const traced = lab.takeTraced();
+      t.log(`${((performance.now() - started) / 1000).toFixed(1)} s; trace = probe for ${traced} pairs`);
       if (failure) t.fail(message(failure));
       if (resetFailure) {
         t.fail(`after the case: ${message(resetFailure)}`);
@@ -459,7 +465,8 @@ for (const backend of BACKENDS) {
         const entry = labs.get(backend);
         if (entry) entry.lab = undefined;
       }
-      if (!failure && !resetFailure) t.pass();
+      // Every step of the case and the reset compared trace with the probes (72 pairs per target).
+      if (!failure && !resetFailure) t.true(traced >= 72 * V4.length * 2, `trace compared on ${traced} pairs`);
     });
   }
 }

@@ -17,6 +17,11 @@
  * Named ports are declared as upstream names them (serve-80-tcp, ...). One pod, x/b, declares
  * serve-80-tcp as 81 and serve-81-tcp as 80 (it serves both), so a named port means different
  * numbers on different pods; every case that uses numbers is unaffected by that.
+ *
+ * Beside the probes, `weftctl policy trace`'s engine (policy/explain/) is asked about every
+ * probed pair, from the objects the agents read (the lab's manifests directory): once a step's
+ * probes match, the trace verdict of every pair must equal the probe's result. A step whose
+ * probes do not match shows the trace verdict next to each wrong cell.
  */
 import fs from 'node:fs';
 import { createAgentClient } from '../../agent/api/client';
@@ -24,6 +29,8 @@ import type { KubeObject } from '../../agent/objects';
 import { labApply } from '../../lab/cluster/apply';
 import type { ContainerPort } from '../../lab/cluster/kube';
 import { manifestFile, readObjects } from '../../lab/cluster/manifests';
+import { PolicyModel } from '../../policy/explain/model';
+import { trace } from '../../policy/explain/trace';
 import { labPaths } from '../../lab/cluster/names';
 import { addressOf, probeMatrix, type ProbeCell, type ProbeMatrix, type Protocol } from '../../lab/cluster/probe';
 import { loadState, podKey, type AgentBackend, type LabState, type PodRecord } from '../../lab/cluster/state';
@@ -285,6 +292,8 @@ export interface PollResult {
   ms: number;
   /** The last round's diff (empty when ok). */
   diff: string;
+  /** The last round's tables. */
+  observed: ProbeMatrix[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -295,10 +304,79 @@ export async function pollUntil(state: LabState, expectation: Expectation, targe
   for (let rounds = 1; ; rounds++) {
     const observed = await observe(state, targets, tuning);
     const wrong = compare(expectation, observed);
-    if (wrong.length === 0) return { ok: true, rounds, ms: performance.now() - started, diff: '' };
-    if (performance.now() - started >= deadlineMs) return { ok: false, rounds, ms: performance.now() - started, diff: formatDiff(expectation, observed, wrong) };
+    if (wrong.length === 0) return { ok: true, rounds, ms: performance.now() - started, diff: '', observed };
+    if (performance.now() - started >= deadlineMs) return { ok: false, rounds, ms: performance.now() - started, diff: formatDiff(expectation, observed, wrong), observed };
     await sleep(100);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trace engine beside the probes
+
+/** Trace verdicts of one target: allowed[from][to], every pair but a pod with itself. */
+export interface TraceTable {
+  target: Target;
+  allowed: Record<string, Record<string, boolean>>;
+}
+
+/**
+ * What `weftctl policy trace` answers for every pair and target, from the objects in the lab's
+ * manifests directory (what the agents read). The source is named by its address of the
+ * target's family, the destination by NS/POD (the trace picks its address of the same family).
+ */
+export function traceTables(state: LabState, manifests: string, targets: readonly Target[]): TraceTable[] {
+  const model = PolicyModel.fromObjects([...readObjects(manifests).values()], { source: `lab ${state.name}` });
+  const pods = modelPods(state);
+  return targets.map((target) => {
+    const allowed: TraceTable['allowed'] = {};
+    for (const src of pods) {
+      const from = addressOf(src, target.family);
+      if (!from) throw new Error(`${podKey(src)} has no IPv${target.family} address`);
+      const row: Record<string, boolean> = (allowed[podKey(src)] = {});
+      for (const dst of pods) {
+        if (dst === src) continue;
+        const r = trace(model, { from, to: podKey(dst), port: { protocol: target.protocol === 'TCP' ? 'tcp' : 'udp', port: target.port } });
+        if (r.paths[0]?.to.address !== addressOf(dst, target.family)) throw new Error(`trace from ${from} to ${podKey(dst)} went to ${r.paths[0]?.to.address}, not its IPv${target.family} address`);
+        row[podKey(dst)] = r.verdict === 'allowed';
+      }
+    }
+    return { target, allowed };
+  });
+}
+
+export interface TraceDisagreement {
+  target: Target;
+  from: string;
+  to: string;
+  traced: boolean;
+  observed: ProbeCell;
+}
+
+/** The pairs whose trace verdict is not the probe's result. */
+export function compareTrace(tables: readonly TraceTable[], observed: readonly ProbeMatrix[]): { pairs: number; disagreements: TraceDisagreement[] } {
+  let pairs = 0;
+  const disagreements: TraceDisagreement[] = [];
+  for (const table of tables) {
+    const m = observed.find((o) => targetName({ protocol: o.protocol, port: o.port, family: o.family }) === targetName(table.target));
+    if (!m) throw new Error(`${targetName(table.target)} was not probed`);
+    for (const from of PODS) {
+      for (const to of PODS) {
+        if (from === to) continue;
+        pairs++;
+        const cell = m.cells[from]?.[to] ?? { ok: false, detail: 'not probed' };
+        const traced = table.allowed[from]?.[to];
+        if (traced !== cell.ok) disagreements.push({ target: table.target, from, to, traced: traced === true, observed: cell });
+      }
+    }
+  }
+  return { pairs, disagreements };
+}
+
+export function formatTraceDisagreements(list: readonly TraceDisagreement[]): string {
+  const word = (allowed: boolean) => (allowed ? 'allowed' : 'denied');
+  const lines = list.slice(0, 20).map((d) => `  ${targetName(d.target)} ${d.from} -> ${d.to}: trace says ${word(d.traced)}, the probe was ${word(d.observed.ok)} (${d.observed.detail})`);
+  if (list.length > 20) lines.push(`  ... and ${list.length - 20} more`);
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,6 +440,8 @@ export class NetpolLab {
   readonly journal: string[] = [];
   /** The Date.now() the last change was written at, and how many policies exist since. */
   private changedAt = 0;
+  /** Pairs whose trace verdict was compared with a probe since the last takeTraced(). */
+  private traced = 0;
 
   private constructor(readonly o: NetpolLabOptions) {
     this.nodes = o.nodes ?? 3;
@@ -424,16 +504,41 @@ export class NetpolLab {
     return waitAgentsSynced(this.state, this.manifests, this.changedAt, timeoutMs);
   }
 
-  /** Waits for the agents, then probes until the tables match; throws with the diff if they never do. */
+  /** Pairs compared with trace since the last call. */
+  takeTraced(): number {
+    const n = this.traced;
+    this.traced = 0;
+    return n;
+  }
+
+  /**
+   * Waits for the agents, then probes until the tables match; throws with the diff if they
+   * never do. Then the trace verdict of every probed pair must be the probe's result.
+   */
   async check(what: string, expectation: Expectation, targets: readonly Target[] = V4): Promise<void> {
     const synced = await this.waitAgentsSynced();
     const r = await pollUntil(this.state, expectation, targets, this.deadlineMs, this.tuning);
     const names = targets.map(targetName).join(', ');
+    const traceNow = () => compareTrace(traceTables(this.state, this.manifests, targets), r.observed);
     if (!r.ok) {
       this.journal.push(`FAIL ${what} [${names}]: ${synced}; still wrong after ${(r.ms / 1000).toFixed(1)} s, ${r.rounds} probe rounds`);
-      throw new ReachabilityMismatch(`${what} [${names}]: the observed table still differs after ${(r.ms / 1000).toFixed(1)} s (${r.rounds} probe rounds; ${synced})\n${r.diff}`);
+      // Who is wrong, the expected table or the kernel? The engine's view of the same objects helps tell.
+      let traceText: string;
+      try {
+        const { disagreements } = traceNow();
+        traceText = disagreements.length === 0 ? 'trace agrees with the last probes' : `trace disagrees with the last probes:\n${formatTraceDisagreements(disagreements)}`;
+      } catch (err) {
+        traceText = `trace failed: ${(err as Error).message}`;
+      }
+      throw new ReachabilityMismatch(`${what} [${names}]: the observed table still differs after ${(r.ms / 1000).toFixed(1)} s (${r.rounds} probe rounds; ${synced})\n${r.diff}\n${traceText}`);
     }
-    this.journal.push(`ok   ${what} [${names}]: ${synced}; matched after ${r.rounds} probe round(s), ${(r.ms / 1000).toFixed(2)} s`);
+    const traced = traceNow();
+    if (traced.disagreements.length > 0) {
+      this.journal.push(`FAIL ${what} [${names}]: probes as expected, trace disagrees on ${traced.disagreements.length} of ${traced.pairs} pairs`);
+      throw new ReachabilityMismatch(`${what} [${names}]: the probes match the expected tables, but trace disagrees on ${traced.disagreements.length} of ${traced.pairs} pairs:\n${formatTraceDisagreements(traced.disagreements)}`);
+    }
+    this.traced += traced.pairs;
+    this.journal.push(`ok   ${what} [${names}]: ${synced}; matched after ${r.rounds} probe round(s), ${(r.ms / 1000).toFixed(2)} s; trace = probe for ${traced.pairs} pairs`);
   }
 
   /**

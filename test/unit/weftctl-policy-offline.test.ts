@@ -125,7 +125,7 @@ test('bad input: one line `weftctl: ...` on stderr and exit code 1', (t) => {
   fails(['explain', '--manifests', dir, 'q/a'], /^weftctl: no pod q\/a in --manifests \S+ \(no pod at all in namespace q\)\n$/);
   fails(['trace', '--manifests', dir, '--from', 'x/a', '--to', 'y/b', '--port', '80/icmp'], /^weftctl: --port "80\/icmp": protocol icmp is not TCP, UDP or SCTP\n$/);
   fails(['trace', '--manifests', path.join(dir, 'missing'), '--from', 'x/a', '--to', 'y/b', '--port', '80'], /^weftctl: --manifests \S+\/missing: no such file or directory\n$/);
-  fails(['matrix'], /^weftctl: which objects\? --manifests DIR .*\(weftctl --help\)\n$/);
+  fails(['matrix', '--manifests', dir, '--socket', path.join(dir, 'agent.sock')], /^weftctl: --manifests answers offline, --socket\/--lab ask an agent: one or the other \(weftctl --help\)\n$/);
   fs.writeFileSync(path.join(dir, '30-broken.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: [unclosed\n');
   fails(['matrix', '--manifests', dir], /^weftctl: \S+\/30-broken\.yaml document 1: invalid YAML: /);
 });
