@@ -94,16 +94,17 @@ net.createServer((s) => s.on('error', () => undefined)).listen(5203, '::', () =>
 
 const CONNECT_CLIENT = `
 const net = require('net');
-const [host, seconds] = [process.argv[1], Number(process.argv[2])];
+const [host, seconds, parallel] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3] ?? 1)];
 const end = Date.now() + seconds * 1000;
 const times = [];
-const next = () => {
-  if (Date.now() >= end) { process.stdout.write(JSON.stringify(times)); return; }
+let running = parallel;
+const loop = () => {
+  if (Date.now() >= end) { if (--running === 0) process.stdout.write(JSON.stringify(times)); return; }
   const t0 = process.hrtime.bigint();
-  const s = net.connect({ host, port: 5203 }, () => { times.push(Number(process.hrtime.bigint() - t0) / 1000); s.destroy(); next(); });
+  const s = net.connect({ host, port: 5203 }, () => { times.push(Number(process.hrtime.bigint() - t0) / 1000); s.resetAndDestroy(); loop(); });
   s.on('error', (e) => { process.stderr.write(e.message); process.exit(1); });
 };
-next();
+for (let i = 0; i < parallel; i++) loop();
 `;
 
 export interface ConnectTimes {
@@ -123,11 +124,14 @@ export async function tcpConnectRate(clientNs: string, serverNs: string, address
   return (await tcpConnectTimes(clientNs, serverNs, address, seconds)).perSecond;
 }
 
-/** tcpConnectRate, with the time of each connection. */
-export async function tcpConnectTimes(clientNs: string, serverNs: string, address: string, seconds = 2): Promise<ConnectTimes> {
+/**
+ * tcpConnectRate, with the time of each connection; with `parallel` > 1, that many connections
+ * at a time (the CPU, not waking up, is then what limits the rate).
+ */
+export async function tcpConnectTimes(clientNs: string, serverNs: string, address: string, seconds = 2, parallel = 1): Promise<ConnectTimes> {
   const server = await startServer(serverNs, process.execPath, ['-e', CONNECT_SERVER], 2000);
   try {
-    const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', CONNECT_CLIENT, address, String(seconds)], (seconds + 20) * 1000);
+    const { code, stdout, stderr } = await runIn(clientNs, process.execPath, ['-e', CONNECT_CLIENT, address, String(seconds), String(parallel)], (seconds + 20) * 1000);
     if (code !== 0) throw new Error(`connections to ${address} failed: ${stderr}`);
     const times = (JSON.parse(stdout) as number[]).sort((a, b) => a - b);
     return { perSecond: times.length / seconds, medianUs: quantile(times, 0.5), p90Us: quantile(times, 0.9) };
