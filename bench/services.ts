@@ -25,7 +25,7 @@ import { withNetlink } from '../kernel/netlink';
 import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { writeSysctl } from '../kernel/sysctl';
 import { eventually, spawnAgent, waitReady, type AgentProcess } from '../lab/agent-process';
-import { FakeKubeApi, type FakeObject } from '../test/helpers/fake-kube-api';
+import { startBenchApi } from './fake-api';
 import { BENCH_NODE, serviceCluster, sliceObject } from './service-cluster';
 import { fmt, quantile } from './stats';
 import { median, syncLogs, type SyncLog } from './sync-log';
@@ -155,20 +155,11 @@ function changesThroughManifests(dir: string, manifests: string, slices: KubeObj
   }));
 }
 
-/** The changes made in a Kubernetes API the agent watches (serving the objects of `manifests`). */
+/** The changes made in a Kubernetes API the agent watches (serving `objects`). */
 function changesThroughApi(dir: string, objects: KubeObject[], slices: KubeObject[], backend: Backend): Promise<SyncLog[]> {
   return endpointChanges(slices, async (ns) => {
-    // The API listens on the namespace's loopback.
-    await withNetlink(ns, (nl) => nl.links.setUp('lo'));
-    const api = await FakeKubeApi.start({ netns: ns });
-    try {
-      for (const o of objects) api.add(o as FakeObject);
-      const kubeconfig = api.writeKubeconfig(dir, `kubeconfig-${crypto.randomBytes(3).toString('hex')}`);
-      return { agent: startAgent(ns, dir, backend, { kubeconfig }), change: (slice) => api.update(slice as FakeObject), stop: () => api.close() };
-    } catch (err) {
-      await api.close();
-      throw err;
-    }
+    const api = await startBenchApi(ns, dir, objects);
+    return { agent: startAgent(ns, dir, backend, { kubeconfig: api.kubeconfig }), change: (slice) => api.put(slice), stop: () => api.close() };
   });
 }
 
