@@ -22,6 +22,7 @@ import type { ServiceProblem, ServiceState } from './dataplane/service-state';
 import { ConntrackCli, type ConntrackDeleter } from '../kernel/conntrack';
 import { flushStaleConntrack } from './proxy/flush-conntrack';
 import { HealthCheckServers } from './proxy/health-check-server';
+import { proxyHealthy } from './proxy/proxy-health';
 import type { OverlayController } from '../overlay/controller';
 import type { DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
@@ -85,7 +86,8 @@ export class Agent {
     this.metrics = options.metrics ?? new AgentMetrics();
     this.sources = options.sources.map((source) => ({ source, synced: false, skipped: 0 }));
     this.conntrack = options.conntrack ?? new ConntrackCli();
-    if (options.compile?.proxy) this.healthChecks = new HealthCheckServers();
+    // Load balancers reading the health-check ports move away from a node whose sync keeps failing.
+    if (options.compile?.proxy) this.healthChecks = new HealthCheckServers({ proxyHealthy: () => proxyHealthy(this.reconciler.status, Date.now()) });
     const log = options.log;
     this.reconciler = new Reconciler({
       ...options.reconcile,

@@ -44,6 +44,8 @@ export interface ReconcilerOptions {
 export interface ReconcilerStatus {
   /** Unix ms when the last sync (successful or not) ended; 0 before the first. */
   lastSyncUnixMs: number;
+  /** Unix ms when the last successful sync ended; 0 before the first. */
+  lastSuccessUnixMs: number;
   lastDurationMs: number;
   /** Message of the last sync's error; empty after a success. */
   lastError: string;
@@ -54,7 +56,7 @@ export interface ReconcilerStatus {
 }
 
 export class Reconciler {
-  readonly status: ReconcilerStatus = { lastSyncUnixMs: 0, lastDurationMs: 0, lastError: '', syncs: 0, failures: 0, everSucceeded: false };
+  readonly status: ReconcilerStatus = { lastSyncUnixMs: 0, lastSuccessUnixMs: 0, lastDurationMs: 0, lastError: '', syncs: 0, failures: 0, everSucceeded: false };
   private readonly coalesceMs: number;
   private readonly initialRetryMs: number;
   private readonly maxRetryMs: number;
@@ -171,7 +173,8 @@ export class Reconciler {
       const outcome = await this.options.sync({ resync });
       const durationMs = performance.now() - started;
       this.consecutiveFailures = 0;
-      Object.assign(this.status, { lastSyncUnixMs: Date.now(), lastDurationMs: durationMs, lastError: '', everSucceeded: true });
+      const now = Date.now();
+      Object.assign(this.status, { lastSyncUnixMs: now, lastSuccessUnixMs: now, lastDurationMs: durationMs, lastError: '', everSucceeded: true });
       this.status.syncs++;
       this.options.onSynced?.({ ...outcome, durationMs });
       settle();
