@@ -3,7 +3,7 @@
  * compilers look things up by (pods by namespace, by label, by node; endpoint slices by
  * service), kept current on every event so that no compiler scans all objects.
  */
-import { objectKey, WATCHED_KINDS, type KubeObject, type WatchedKind } from './objects';
+import { objectKey, WATCHED_KINDS, type KubeObject, type ObjectKind, type WatchedKind } from './objects';
 import type { SourceEvent } from './sources/source';
 
 /** The label EndpointSlices carry to name their Service. */
@@ -46,7 +46,7 @@ export class ObjectCache {
    * Answers of list() and endpointSlicesOf(), kept until an object they hold changes: the same
    * array while nothing changed is what lets compilers skip work by identity (proxy/compile.ts).
    */
-  private readonly lists = new Map<WatchedKind, readonly KubeObject[]>();
+  private readonly lists = new Map<ObjectKind, readonly KubeObject[]>();
   private readonly sliceLists = new Map<string, readonly KubeObject[]>();
 
   /** Applies a source event; true when the cache changed. */
@@ -76,7 +76,7 @@ export class ObjectCache {
   }
 
   /** Every object of `kind`: the same array until one of them changes (never to be modified). */
-  list(kind: WatchedKind): readonly KubeObject[] {
+  list(kind: ObjectKind): readonly KubeObject[] {
     let list = this.lists.get(kind);
     if (!list) this.lists.set(kind, (list = [...this.objects.values()].filter((o) => o.kind === kind)));
     return list;
@@ -84,7 +84,7 @@ export class ObjectCache {
 
   counts(): Record<WatchedKind, number> {
     const counts = Object.fromEntries(WATCHED_KINDS.map((k) => [k, 0])) as Record<WatchedKind, number>;
-    for (const o of this.objects.values()) counts[o.kind]++;
+    for (const o of this.objects.values()) if (o.kind in counts) counts[o.kind as WatchedKind]++;
     return counts;
   }
 

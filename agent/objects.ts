@@ -8,8 +8,18 @@
 export const WATCHED_KINDS = ['NetworkPolicy', 'Service', 'EndpointSlice', 'Pod', 'Namespace', 'Node'] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];
 
+/**
+ * Every kind weft reads: the watched ones, and ClusterNetworkPolicy, which only policy questions
+ * read from manifests for now. The agent neither watches nor enforces it yet (issue #10): a
+ * Kubernetes source must survive a cluster without its CRD, and the agent's RBAC must grant it.
+ */
+export type ObjectKind = WatchedKind | 'ClusterNetworkPolicy';
+
+/** What `weftctl policy ... --manifests` reads: the watched kinds and ClusterNetworkPolicy. */
+export const POLICY_QUESTION_KINDS: readonly ObjectKind[] = [...WATCHED_KINDS, 'ClusterNetworkPolicy'];
+
 /** Kinds that are not namespaced. */
-const CLUSTER_SCOPED: ReadonlySet<WatchedKind> = new Set(['Namespace', 'Node']);
+const CLUSTER_SCOPED: ReadonlySet<ObjectKind> = new Set(['Namespace', 'Node', 'ClusterNetworkPolicy']);
 
 export interface ObjectMeta {
   name: string;
@@ -22,7 +32,7 @@ export interface ObjectMeta {
 
 export interface KubeObject {
   apiVersion: string;
-  kind: WatchedKind;
+  kind: ObjectKind;
   metadata: ObjectMeta;
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
@@ -54,13 +64,14 @@ export type Validated = { ok: true; object: KubeObject } | { ok: false; reason: 
 
 /**
  * Checks the envelope of an object from an untrusted source. Namespaced kinds without a
- * namespace get `defaultNamespace` ("default", as kubectl does).
+ * namespace get `defaultNamespace` ("default", as kubectl does). Only `kinds` are accepted: the
+ * watched ones unless the reader says otherwise (policy questions read POLICY_QUESTION_KINDS).
  */
-export function validateObject(raw: unknown, defaultNamespace = 'default'): Validated {
+export function validateObject(raw: unknown, defaultNamespace = 'default', kinds: readonly ObjectKind[] = WATCHED_KINDS): Validated {
   if (!isRecord(raw)) return { ok: false, reason: 'not an object' };
   const { apiVersion, kind, metadata } = raw;
   if (typeof apiVersion !== 'string' || apiVersion === '') return { ok: false, reason: 'apiVersion missing' };
-  if (!isWatchedKind(kind)) return { ok: false, reason: `kind ${JSON.stringify(kind)} is not one weft watches (${WATCHED_KINDS.join(', ')})` };
+  if (typeof kind !== 'string' || !(kinds as readonly string[]).includes(kind)) return { ok: false, reason: `kind ${JSON.stringify(kind)} is not one weft watches (${kinds.join(', ')})` };
   if (!isRecord(metadata)) return { ok: false, reason: `${kind} without metadata` };
   const { name, namespace, labels, annotations } = metadata;
   if (typeof name !== 'string' || name.length > 253 || !NAME.test(name)) return { ok: false, reason: `${kind} has an invalid name ${JSON.stringify(name)}` };
@@ -72,7 +83,7 @@ export function validateObject(raw: unknown, defaultNamespace = 'default'): Vali
   for (const field of ['spec', 'status'] as const) {
     if (raw[field] !== undefined && !isRecord(raw[field])) return { ok: false, reason: `${kind}/${name}: ${field} must be an object` };
   }
-  const scoped = CLUSTER_SCOPED.has(kind);
+  const scoped = CLUSTER_SCOPED.has(kind as ObjectKind);
   const meta: ObjectMeta = { ...(metadata as unknown as ObjectMeta) };
   if (scoped) delete meta.namespace;
   else meta.namespace = (namespace as string | undefined) ?? defaultNamespace;

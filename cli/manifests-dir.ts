@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { objectKey, type KubeObject } from '../agent/objects';
+import { objectKey, POLICY_QUESTION_KINDS, type KubeObject } from '../agent/objects';
 import { MANIFEST_EXTENSIONS, parseManifests } from '../agent/sources/manifest-files';
 
 export interface ReadManifests {
@@ -49,7 +49,7 @@ export function readManifests(paths: readonly string[], what: string): ReadManif
       } catch (err) {
         throw new Error(`${file}: ${(err as Error).message}`);
       }
-      const parsed = parseManifests(text, file === '-' ? '<stdin>' : file);
+      const parsed = parseManifests(text, file === '-' ? '<stdin>' : file, POLICY_QUESTION_KINDS);
       for (const s of parsed.skipped) {
         // The YAML parser's message goes on with a picture of the spot: its first line is enough.
         if (s.reason.startsWith('invalid YAML') || s.reason.startsWith('invalid JSON')) throw new Error(`${s.where}: ${s.reason.split('\n')[0].replace(/:$/, '')}`);

@@ -3,10 +3,17 @@
  * precomputation: which pods are at each end, which policies select them, which rules admit the
  * other end and the port. It is the oracle the compiler is tested against, and what
  * `weftctl policy explain` reports. Cluster-wide: it does not care which node enforces what.
+ *
+ * With ClusterNetworkPolicies, per direction: the Admin tier first (Accept and Deny decide, Pass
+ * goes on), then NetworkPolicy when it isolates the pod, then the Baseline tier, then allowed
+ * (policy/cluster-policy/parse.ts says where upstream says so). Without any, a verdict is what
+ * it always was.
  */
 import { parseIp, type Family } from './address';
 import { namedPortKey, namespaceLabels, podRecordOf, type PodRecord } from './cluster';
-import type { PolicyInput } from './input';
+import { clusterMatchText, firstMatch, type ClusterMatch, type TierQuestion } from './cluster-policy/evaluate';
+import { parseClusterPolicies, type ClusterPeer, type ClusterSubject, type ParsedClusterPolicy } from './cluster-policy/parse';
+import type { PolicyInput, PolicyNode } from './input';
 import { parsePolicies, type Direction, type ParsedPolicy, type Peer, type PortEntry } from './parse';
 import { selectorMatches } from './selector';
 
@@ -17,6 +24,11 @@ export interface TrafficQuery {
   protocol: string;
   /** Destination port (tcp, udp, sctp). */
   port?: number;
+  /**
+   * The packet went through a Service (it is after the DNAT). Upstream: a pod reaching its own
+   * address is not subject to ClusterNetworkPolicy, but reaching itself through a Service is.
+   */
+  viaService?: boolean;
 }
 
 export interface RuleRef {
@@ -25,16 +37,32 @@ export interface RuleRef {
   rule: number;
 }
 
+/**
+ * What decided a direction: the Admin tier (an Accept or Deny rule), NetworkPolicy (it isolates
+ * the pods), the Baseline tier (Accept or Deny), or nothing (allowed by default).
+ */
+export type DecidedBy = 'admin' | 'networkPolicy' | 'baseline' | 'default';
+
 export interface DirectionVerdict {
   direction: Direction;
   /** Pods at the end this direction protects: the destination (ingress) or the source (egress). */
   pods: string[];
+  /** Isolated by NetworkPolicy (whichever tier decided). */
   isolated: boolean;
+  /** The verdict, all tiers considered. */
   allowed: boolean;
-  /** Policies selecting those pods for this direction, sorted. */
+  /** NetworkPolicies selecting those pods for this direction, sorted. */
   policies: string[];
-  /** The rules that admit the packet, sorted; empty when not isolated or denied. */
+  /**
+   * The NetworkPolicy rules that admit the packet, sorted; empty when not isolated or when
+   * NetworkPolicy denies. NetworkPolicy's view: the Admin tier may have decided before it.
+   */
   rules: RuleRef[];
+  decidedBy: DecidedBy;
+  /** The Admin tier's first matching rule (Accept or Deny decided; Pass went on). */
+  admin?: ClusterMatch;
+  /** The Baseline tier's first matching rule, when it was consulted and one matched. */
+  baseline?: ClusterMatch;
   reason: string;
 }
 
@@ -49,16 +77,51 @@ interface Address {
   value: bigint;
 }
 
+interface NodeRecord {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  addresses: Address[];
+}
+
+function nodeRecordOf(node: PolicyNode): NodeRecord {
+  const addresses = node.addresses.map(parseIp).filter((a): a is Address => a !== undefined);
+  return { name: node.name, labels: node.labels, addresses };
+}
+
 export class PolicyEvaluator {
   readonly policies: ParsedPolicy[];
   readonly problems: { policy: string; reason: string }[];
+  /** Usable ClusterNetworkPolicies, Admin then Baseline, each by priority and name. */
+  readonly clusterPolicies: ParsedClusterPolicy[];
+  /** ClusterNetworkPolicies the API server would refuse (they play no part). */
+  readonly clusterProblems: { policy: string; reason: string }[];
   private readonly pods: PodRecord[];
   private readonly nsLabels: Map<string, Readonly<Record<string, string>> | null>;
+  private readonly tiers: { admin: ParsedClusterPolicy[]; baseline: ParsedClusterPolicy[] };
+  private readonly nodes: NodeRecord[];
 
   constructor(input: PolicyInput) {
     ({ policies: this.policies, problems: this.problems } = parsePolicies(input.policies));
+    ({ policies: this.clusterPolicies, problems: this.clusterProblems } = parseClusterPolicies(input.clusterPolicies ?? []));
+    this.tiers = { admin: this.clusterPolicies.filter((p) => p.tier === 'Admin'), baseline: this.clusterPolicies.filter((p) => p.tier === 'Baseline') };
     this.pods = input.pods.map(podRecordOf);
     this.nsLabels = namespaceLabels(input);
+    this.nodes = (input.nodes ?? []).map(nodeRecordOf);
+  }
+
+  /** Nodes with an address (InternalIP or ExternalIP): what `nodes` peers match. */
+  nodesAt(address: Address): NodeRecord[] {
+    return this.nodes.filter((n) => n.addresses.some((a) => a.family === address.family && a.value === address.value));
+  }
+
+  /** ClusterNetworkPolicies with rules for `direction` whose subject selects the pods at an address, in evaluation order. */
+  clusterPoliciesSelecting(direction: Direction, address: Address): ParsedClusterPolicy[] {
+    const pods = this.podsAt(address);
+    return this.clusterPolicies.filter((p) => p[direction].length > 0 && this.selectsAny(p.subject, pods));
+  }
+
+  private selectsAny(subject: ClusterSubject, pods: readonly PodRecord[]): boolean {
+    return pods.some((pod) => selectorMatches(subject.namespaceSelector, this.nsLabels.get(pod.namespace) ?? null) && selectorMatches(subject.podSelector, pod.labels));
   }
 
   /** Pods policy applies to at an address (known or not; hostNetwork and finished pods are not). */
@@ -70,20 +133,22 @@ export class PolicyEvaluator {
     const src = parseIp(query.src);
     const dst = parseIp(query.dst);
     if (!src || !dst) throw new TypeError(`not an address: ${!src ? query.src : query.dst}`);
-    const egress = this.direction('egress', src, dst, query.protocol, query.port);
-    const ingress = this.direction('ingress', dst, src, query.protocol, query.port);
+    // A pod reaching its own address never leaves it: ClusterNetworkPolicy does not apply.
+    const clusterTiers = query.viaService === true || src.family !== dst.family || src.value !== dst.value;
+    const egress = this.direction('egress', src, dst, query.protocol, query.port, clusterTiers);
+    const ingress = this.direction('ingress', dst, src, query.protocol, query.port, clusterTiers);
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 
   /**
    * One direction: `localAddress` is the end the direction protects, `peerAddress` the other
    * end. Named ports resolve on the destination: the protected pod for ingress, the peer's pods
-   * for egress.
+   * for egress. `clusterTiers` false: NetworkPolicy only (a pod reaching itself).
    */
-  direction(direction: Direction, localAddress: Address, peerAddress: Address, protocol: string, port: number | undefined): DirectionVerdict {
+  direction(direction: Direction, localAddress: Address, peerAddress: Address, protocol: string, port: number | undefined, clusterTiers = true): DirectionVerdict {
     const localPods = this.podsAt(localAddress);
     const peerPods = this.podsAt(peerAddress).filter((p) => p.labels !== null);
-    const verdict: DirectionVerdict = { direction, pods: localPods.map((p) => p.id).sort(), isolated: false, allowed: true, policies: [], rules: [], reason: '' };
+    const verdict: DirectionVerdict = { direction, pods: localPods.map((p) => p.id).sort(), isolated: false, allowed: true, policies: [], rules: [], decidedBy: 'default', reason: '' };
     if (localPods.length === 0) return { ...verdict, reason: 'not a pod address: not isolated' };
     const unknown = localPods.filter((p) => p.labels === null).map((p) => p.id);
     const policies = new Set<string>();
@@ -112,7 +177,43 @@ export class PolicyEvaluator {
       const why = [...(unknown.length ? [`${unknown.join(', ')} has no Pod object yet (isolated, nothing allowed)`] : []), ...(selecting.length ? [`isolated by ${selecting.join(', ')} and no rule admits the peer and port`] : [])];
       reason = why.join('; ');
     }
-    return { ...verdict, isolated, allowed, policies: selecting, rules: ruleList, reason };
+    const networkPolicy: DirectionVerdict = { ...verdict, isolated, allowed, policies: selecting, rules: ruleList, decidedBy: isolated ? 'networkPolicy' : 'default', reason };
+    if (!clusterTiers || this.clusterPolicies.length === 0) return networkPolicy;
+    return this.withTiers(networkPolicy, this.tierQuestion(direction, localPods, peerAddress, peerPods, protocol, port));
+  }
+
+  /**
+   * The tiers around NetworkPolicy's verdict: Admin (Accept, Deny decide; Pass goes on), then
+   * NetworkPolicy if it isolates, then Baseline, then allowed.
+   */
+  private withTiers(np: DirectionVerdict, q: TierQuestion): DirectionVerdict {
+    const admin = firstMatch(this.tiers.admin, q);
+    const said = (m: ClusterMatch) => clusterMatchText(m, np.direction);
+    if (admin && admin.action !== 'Pass') return { ...np, allowed: admin.action === 'Accept', decidedBy: 'admin', admin, reason: said(admin) };
+    const before = admin ? `${said(admin)}, then ` : '';
+    if (np.isolated) return admin ? { ...np, admin, reason: `${before}NetworkPolicy: ${np.reason}` } : np;
+    const baseline = firstMatch(this.tiers.baseline, q);
+    const tiers = { ...(admin ? { admin } : {}), ...(baseline ? { baseline } : {}) };
+    if (baseline && baseline.action !== 'Pass') return { ...np, ...tiers, allowed: baseline.action === 'Accept', decidedBy: 'baseline', reason: `${before}${np.reason}, then ${said(baseline)}` };
+    if (!admin && !baseline) return np;
+    return { ...np, ...tiers, reason: `${before}${np.reason}${baseline ? `, then ${said(baseline)}` : ''}: allowed` };
+  }
+
+  /** The packet as ClusterNetworkPolicy rules see it from the protected end. */
+  private tierQuestion(direction: Direction, localPods: readonly PodRecord[], peerAddress: Address, peerPods: readonly PodRecord[], protocol: string, port: number | undefined): TierQuestion {
+    // Named ports resolve on the destination: the protected pods (ingress), the peer's (egress).
+    const destination = direction === 'ingress' ? localPods : peerPods;
+    const named = (key: string) => destination.flatMap((p) => p.namedPorts.get(key) ?? []);
+    return {
+      direction,
+      selects: (subject: ClusterSubject) => this.selectsAny(subject, localPods),
+      peerMatches: (peer: ClusterPeer) => {
+        if (peer.kind === 'networks') return peer.cidrs.some((b) => b.family === peerAddress.family && b.first <= peerAddress.value && peerAddress.value <= b.last);
+        if (peer.kind === 'nodes') return this.nodesAt(peerAddress).some((n) => selectorMatches(peer.selector, n.labels));
+        return this.peerMatches(peer, peerAddress, peerPods);
+      },
+      portsMatch: (entries) => portMatches(entries, protocol, port, named),
+    };
   }
 
   private peerMatches(peer: Peer, address: Address, peerPods: readonly PodRecord[]): boolean {

@@ -1,7 +1,7 @@
 /**
- * What the policy compiler reads: plain records distilled from Namespace, Pod and NetworkPolicy
- * objects, so that the semantics can be tested without an object cache. agent/compile/policy.ts
- * builds this from the agent's cache.
+ * What the policy compiler reads: plain records distilled from Namespace, Pod, Node,
+ * NetworkPolicy and ClusterNetworkPolicy objects, so that the semantics can be tested without an
+ * object cache. agent/compile/policy.ts builds this from the agent's cache.
  */
 import type { KubeObject } from '../agent/objects';
 
@@ -37,6 +37,14 @@ export interface PolicyPod {
   containerPorts: readonly ContainerPort[];
 }
 
+/** A Node as ClusterNetworkPolicy's `nodes` peers see it: its labels and its addresses. */
+export interface PolicyNode {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** status.addresses of type InternalIP and ExternalIP, bare, either family. */
+  addresses: readonly string[];
+}
+
 /**
  * Pods and policy objects are read as immutable: each is distilled once and remembered by
  * identity (the agent's cache replaces an object when it changes, never edits it), so that a
@@ -49,4 +57,11 @@ export interface PolicyInput {
   pods: readonly PolicyPod[];
   /** NetworkPolicy objects (networking.k8s.io/v1), unvalidated beyond the envelope. */
   policies: readonly KubeObject[];
+  /**
+   * ClusterNetworkPolicy objects (policy.networking.k8s.io/v1alpha2), unvalidated beyond the
+   * envelope: the Admin tier before NetworkPolicy, the Baseline tier after. Absent: none.
+   */
+  clusterPolicies?: readonly KubeObject[];
+  /** Nodes, for ClusterNetworkPolicy `nodes` peers. Absent: none known. */
+  nodes?: readonly PolicyNode[];
 }

@@ -1,15 +1,17 @@
 /**
- * NetworkPolicy for this node from the object cache: Namespace, Pod and NetworkPolicy objects
- * distilled into policy/'s plain input, merged with the node's local pods (a local pod with no
- * Pod object in the cache is one the CNI plugin registered before the object arrived: policy/
- * isolates it with nothing allowed). Pure.
+ * NetworkPolicy for this node from the object cache: Namespace, Pod, Node, NetworkPolicy and
+ * ClusterNetworkPolicy objects distilled into policy/'s plain input, merged with the node's
+ * local pods (a local pod with no Pod object in the cache is one the CNI plugin registered
+ * before the object arrived: policy/ isolates it with nothing allowed). Pure. The agent's own
+ * cache holds no ClusterNetworkPolicy yet (it does not watch the kind); manifests read for
+ * policy questions may.
  */
 import type { ObjectCache } from '../cache';
 import type { NodePolicy } from '../dataplane/policy-state';
 import type { LocalPod } from '../dataplane/node-state';
 import type { KubeObject } from '../objects';
 import { compileNodePolicy } from '../../policy/compile';
-import type { ContainerPort, PolicyInput, PolicyPod } from '../../policy/input';
+import type { ContainerPort, PolicyInput, PolicyNode, PolicyPod } from '../../policy/input';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,6 +71,21 @@ function policyPodOf(pod: KubeObject): PolicyPod {
   return out;
 }
 
+/** The node addresses ClusterNetworkPolicy `nodes` peers match (as kube-network-policies does). */
+const NODE_ADDRESS_TYPES: ReadonlySet<unknown> = new Set(['InternalIP', 'ExternalIP']);
+const nodeMemo = new WeakMap<KubeObject, PolicyNode>();
+
+function policyNodeOf(node: KubeObject): PolicyNode {
+  let out = nodeMemo.get(node);
+  if (!out) {
+    const addresses = Array.isArray(node.status?.addresses) ? (node.status.addresses as unknown[]) : [];
+    const ips = addresses.flatMap((a) => (isRecord(a) && NODE_ADDRESS_TYPES.has(a.type) && typeof a.address === 'string' ? [a.address] : []));
+    out = { name: node.metadata.name, labels: node.metadata.labels ?? {}, addresses: [...new Set(ips)] };
+    nodeMemo.set(node, out);
+  }
+  return out;
+}
+
 /** The plain input policy/ compiles, with `localPods` (objects or registrations) placed on `nodeName`. */
 export function policyInputFromCache(cache: ObjectCache, localPods: readonly LocalPod[], nodeName: string): PolicyInput {
   const pods = new Map<string, PolicyPod>();
@@ -87,6 +104,8 @@ export function policyInputFromCache(cache: ObjectCache, localPods: readonly Loc
     namespaces: cache.list('Namespace').map((ns) => ({ name: ns.metadata.name, labels: ns.metadata.labels ?? {} })),
     pods: [...pods.values()],
     policies: cache.list('NetworkPolicy'),
+    clusterPolicies: cache.list('ClusterNetworkPolicy'),
+    nodes: cache.list('Node').map(policyNodeOf),
   };
 }
 

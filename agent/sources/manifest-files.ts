@@ -4,7 +4,7 @@
  * reasons for anything skipped out.
  */
 import { parseAllDocuments } from 'yaml';
-import { validateObject, type KubeObject } from '../objects';
+import { validateObject, WATCHED_KINDS, type KubeObject, type ObjectKind } from '../objects';
 
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -13,23 +13,24 @@ export interface ParsedManifests {
   skipped: { where: string; reason: string }[];
 }
 
-function flatten(doc: unknown, where: string, out: ParsedManifests): void {
+function flatten(doc: unknown, where: string, out: ParsedManifests, kinds: readonly ObjectKind[]): void {
   if (doc === null || doc === undefined) return; // an empty document
   const record = doc as { kind?: unknown; items?: unknown };
   if (typeof doc === 'object' && typeof record.kind === 'string' && record.kind.endsWith('List') && Array.isArray(record.items)) {
-    record.items.forEach((item, i) => flatten(item, `${where} item ${i}`, out));
+    record.items.forEach((item, i) => flatten(item, `${where} item ${i}`, out, kinds));
     return;
   }
-  const checked = validateObject(doc);
+  const checked = validateObject(doc, 'default', kinds);
   if (checked.ok) out.objects.push(checked.object);
   else out.skipped.push({ where, reason: checked.reason });
 }
 
-export function parseManifests(text: string, file: string): ParsedManifests {
+/** `kinds`: what is read (the watched kinds unless said otherwise); other kinds are skipped. */
+export function parseManifests(text: string, file: string, kinds: readonly ObjectKind[] = WATCHED_KINDS): ParsedManifests {
   const out: ParsedManifests = { objects: [], skipped: [] };
   if (file.endsWith('.json')) {
     try {
-      flatten(JSON.parse(text), file, out);
+      flatten(JSON.parse(text), file, out, kinds);
     } catch (err) {
       out.skipped.push({ where: file, reason: `invalid JSON: ${(err as Error).message}` });
     }
@@ -38,7 +39,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
   parseAllDocuments(text).forEach((doc, i) => {
     const where = `${file} document ${i + 1}`;
     if (doc.errors.length > 0) out.skipped.push({ where, reason: `invalid YAML: ${doc.errors[0].message}` });
-    else flatten(doc.toJS(), where, out);
+    else flatten(doc.toJS(), where, out, kinds);
   });
   return out;
 }

@@ -50,7 +50,7 @@ export interface PolicyAnswers {
 
 export interface PolicyReply<Q extends PolicyQuery = PolicyQuery> {
   result: PolicyAnswers[Q['kind']];
-  /** Invalid NetworkPolicies among the objects (they play no part), in words. */
+  /** Invalid (Cluster)NetworkPolicies among the objects (they play no part), and rules failing closed, in words. */
   warnings: string[];
 }
 
@@ -61,7 +61,11 @@ export interface PolicyReply<Q extends PolicyQuery = PolicyQuery> {
 export type ModelFor = (futurePolicies: readonly KubeObject[]) => PolicyModel;
 
 export function policyWarnings(model: PolicyModel): string[] {
-  return model.problems.map((p) => `NetworkPolicy ${p.policy} is invalid (the API server would refuse it) and plays no part: ${p.reason}`);
+  return [
+    ...model.problems.map((p) => `NetworkPolicy ${p.policy} is invalid (the API server would refuse it) and plays no part: ${p.reason}`),
+    ...model.clusterProblems.map((p) => `ClusterNetworkPolicy ${p.policy} is invalid (the API server would refuse it) and plays no part: ${p.reason}`),
+    ...[...model.clusterPolicies.values()].flatMap((p) => p.notes.map((n) => `ClusterNetworkPolicy ${p.name}: ${n}`)),
+  ];
 }
 
 function answer(query: PolicyQuery, modelFor: ModelFor): { result: PolicyAnswers[PolicyQuery['kind']]; model: PolicyModel } {

@@ -1,16 +1,20 @@
 /**
  * One direction of one connection in words: the reference evaluator decides (verdict, the
- * isolating policies, the admitting rules); this adds which peer and which port entry of each
- * admitting rule matched, and for a denial what each rule of the isolating policies lacks.
+ * isolating policies, the admitting rules, the ClusterNetworkPolicy tiers); this adds which
+ * peer and which port entry of each deciding rule matched, and for a NetworkPolicy denial what
+ * each rule of the isolating policies lacks.
  */
 import type { PolicyProtocol } from '../../agent/dataplane/policy-state';
 import { parseIp } from '../address';
 import type { PodRecord } from '../cluster';
-import type { DirectionVerdict } from '../evaluate';
+import type { ClusterMatch } from '../cluster-policy/evaluate';
+import type { ClusterPeer, ClusterProtocol } from '../cluster-policy/parse';
+import type { DecidedBy, DirectionVerdict } from '../evaluate';
 import type { Direction, ParsedPolicy, Peer, PortEntry, Rule } from '../parse';
 import { portsAllow, resolvePorts } from '../ports';
+import { selectorMatches } from '../selector';
 import type { ModelPod, PolicyModel } from './model';
-import { peerText, portEntryText, ruleText } from './terms';
+import { clusterPeerText, clusterPolicyText, clusterRuleHeading, clusterRuleName, peerText, portEntryText, ruleText, type ClusterRuleHeading } from './terms';
 
 /** An end of a connection: a pod, or an address no pod holds. */
 export interface End {
@@ -40,6 +44,14 @@ export interface RuleMiss {
   missing: 'peer' | 'port' | 'peer and port';
 }
 
+/** A ClusterNetworkPolicy rule that matched: the Admin tier's, then the Baseline tier's. */
+export interface ClusterRuleMatch extends ClusterRuleHeading {
+  peer: string;
+  port: string;
+  /** "Admin ClusterNetworkPolicy deny-z (priority 10) ingress rule 1 (from-z): Deny, peer ..., port ...". */
+  text: string;
+}
+
 export interface DirectionExplanation {
   direction: Direction;
   /** The end this direction protects: the destination (ingress), the source (egress). */
@@ -51,8 +63,12 @@ export interface DirectionExplanation {
   /** Of those, the ones without a single rule for this direction (they allow nothing). */
   withoutRules: string[];
   allowedBy: RuleMatch[];
-  /** When denied: every rule of the isolating policies and what it lacks. */
+  /** When NetworkPolicy denied: every rule of the isolating policies and what it lacks. */
   notAllowedBy: RuleMiss[];
+  /** Which tier decided (evaluate.ts DecidedBy). */
+  decidedBy: DecidedBy;
+  /** The ClusterNetworkPolicy rules that matched (Admin, then Baseline); empty without any. */
+  cluster: ClusterRuleMatch[];
   notes: string[];
   /** The whole explanation in one line. */
   text: string;
@@ -122,6 +138,43 @@ function notApplicable(local: End): string {
   return `${local.pod.id} is not a pod NetworkPolicy applies to (hostNetwork, or finished)`;
 }
 
+function clusterPeerMatches(c: Context, peer: ClusterPeer): boolean {
+  const a = parseIp(c.peer.address);
+  if (peer.kind === 'networks') return !!a && peer.cidrs.some((b) => b.family === a.family && b.first <= a.value && a.value <= b.last);
+  if (peer.kind === 'nodes') return !!a && c.model.evaluator.nodesAt(a).some((n) => selectorMatches(peer.selector, n.labels));
+  return peerMatches(c, peer);
+}
+
+function protocolMatchText(c: Context, protocol: ClusterProtocol): string {
+  const named = protocol.entries.find((e) => e.kind === 'named');
+  if (!named) return protocol.text;
+  const destination = c.direction === 'ingress' ? endName(c.local) : endName(c.peer);
+  return `${protocol.text} (${c.port}/${c.protocol.toUpperCase()} on ${destination})`;
+}
+
+/** The evaluator found the tier's rule matches: which of its peers and protocols did. */
+function attributeCluster(c: Context, m: ClusterMatch): ClusterRuleMatch {
+  const rule = c.model.clusterPolicies.get(m.policy)?.[c.direction].find((r) => r.index === m.rule);
+  const peer = rule?.peers?.find((p) => clusterPeerMatches(c, p));
+  const protocol = rule?.protocols?.find((p) => p.entries.some((e) => portMatch(c, e)));
+  const peerWords = !rule ? UNATTRIBUTED : rule.peers === null ? 'any peer (the rule fails closed)' : peer ? clusterPeerText(peer) : UNATTRIBUTED;
+  const portWords = !rule ? UNATTRIBUTED : rule.protocols === null ? 'any port' : protocol ? protocolMatchText(c, protocol) : UNATTRIBUTED;
+  const policy = { tier: m.tier, name: m.policy, priority: m.priority };
+  const ruleRef = { index: m.rule, ...(m.ruleName ? { name: m.ruleName } : {}), action: m.action };
+  return {
+    ...clusterRuleHeading(policy, ruleRef),
+    peer: peerWords,
+    port: portWords,
+    text: `${clusterPolicyText(policy)} ${clusterRuleName(c.direction, ruleRef)}: ${m.action}, peer ${peerWords}, port ${portWords}`,
+  };
+}
+
+function tieNote(direction: Direction, m: ClusterMatch): string[] {
+  if (m.ties.length === 0) return [];
+  const others = m.ties.map((t) => `${t.policy} ${direction} rule ${t.rule + 1} (${t.action})`).join(', ');
+  return [`${others} also matched at ${m.tier} priority ${m.priority}: upstream leaves the order among equal priorities to the implementation; weft takes ${m.policy} first (by name)`];
+}
+
 /** Words for the evaluator's verdict on one direction. */
 export function explainDirection(model: PolicyModel, verdict: DirectionVerdict, local: End, peer: End, protocol: PolicyProtocol, port: number): DirectionExplanation {
   const direction = verdict.direction;
@@ -132,30 +185,60 @@ export function explainDirection(model: PolicyModel, verdict: DirectionVerdict, 
   const heading = direction === 'ingress' ? `ingress to ${subject}` : `egress from ${subject}`;
   const policies = verdict.policies.map((id) => model.policies.get(id)).filter((p): p is ParsedPolicy => p !== undefined);
   const withoutRules = policies.filter((p) => (p[direction] ?? []).length === 0).map((p) => p.id);
+  // NetworkPolicy's own verdict (the Admin tier may have decided before it).
+  const npAllowed = !verdict.isolated || verdict.rules.length > 0;
+  const npDecided = verdict.decidedBy === 'networkPolicy';
   const admitting = new Set(verdict.rules.map((r) => `${r.policy}\0${r.rule}`));
   const allowedBy: RuleMatch[] = [];
   const notAllowedBy: RuleMiss[] = [];
   for (const policy of policies) {
     for (const rule of policy[direction] ?? []) {
       if (admitting.has(`${policy.id}\0${rule.index}`)) allowedBy.push(attribute(c, policy, rule));
-      else if (!verdict.allowed) notAllowedBy.push(miss(c, policy, rule));
+      else if (!npAllowed) notAllowedBy.push(miss(c, policy, rule));
     }
   }
-  const notes: string[] = [];
+  const cluster = [verdict.admin, verdict.baseline].filter((m): m is ClusterMatch => m !== undefined).map((m) => attributeCluster(c, m));
+  const [admin, baseline] = [verdict.admin ? cluster[0] : undefined, verdict.baseline ? cluster[cluster.length - 1] : undefined];
+  const notes: string[] = [...(verdict.admin ? tieNote(direction, verdict.admin) : []), ...(verdict.baseline ? tieNote(direction, verdict.baseline) : [])];
   const hasIpBlock = policies.some((p) => (p[direction] ?? []).some((r) => (r.peers ?? []).some((x) => x.kind === 'ipBlock')));
   if (hasIpBlock && peer.pod && peer.pod.addresses.length === 0) {
     notes.push(model.placeholdersClear ? `${peer.pod.id} has no address in the objects: no ipBlock matches it` : `${peer.pod.id} has no address in the objects, and the ipBlocks cover every address: the ipBlock verdict is a guess`);
   }
+  if (peer.pod && peer.pod.addresses.length === 0 && cluster.some((m) => m.peer.startsWith('networks '))) {
+    notes.push(`${peer.pod.id} has no address in the objects, and the networks cover every address: the networks verdict is a guess`);
+  }
   const isolatedBy = verdict.policies.map((id) => (withoutRules.includes(id) ? `${id} (no ${direction} rules)` : id)).join(', ');
+  let npBody: string;
+  if (!verdict.isolated) npBody = `allowed, not isolated (no NetworkPolicy selects ${subject} for ${direction})`;
+  else if (policies.length === 0) {
+    // Only a pod without object is isolated by no policy: NetworkPolicy's reason, without the tiers'.
+    const reason = verdict.admin || verdict.baseline ? model.evaluator.direction(direction, parseIp(local.address)!, peerAddress!, protocol, port, false).reason : verdict.reason;
+    npBody = `${npAllowed ? 'allowed' : 'DENIED'}, ${reason}`;
+  } else if (npAllowed) {
+    const by = allowedBy.map((m) => `${m.policy} ${direction} rule ${m.rule}: peer ${m.peer}, port ${m.port}`).join('; and by ');
+    npBody = `isolated by ${isolatedBy}; allowed by ${by}`;
+  } else npBody = `isolated by ${isolatedBy}; DENIED: no rule allows ${endName(peer)} on ${portText(c)}`;
+  const word = verdict.allowed ? 'allowed' : 'DENIED';
+  const passed = admin ? `${admin.text}, then ` : '';
   let text: string;
   if (verdict.pods.length === 0) text = `${heading}: allowed, ${notApplicable(local)}`;
-  else if (!verdict.isolated) text = `${heading}: allowed, not isolated (no NetworkPolicy selects ${subject} for ${direction})`;
-  else if (policies.length === 0) text = `${heading}: ${verdict.allowed ? 'allowed' : 'DENIED'}, ${verdict.reason}`;
-  else if (verdict.allowed) {
-    const by = allowedBy.map((m) => `${m.policy} ${direction} rule ${m.rule}: peer ${m.peer}, port ${m.port}`).join('; and by ');
-    text = `${heading}: isolated by ${isolatedBy}; allowed by ${by}`;
-  } else text = `${heading}: isolated by ${isolatedBy}; DENIED: no rule allows ${endName(peer)} on ${portText(c)}`;
-  return { direction, subject, isolated: verdict.isolated, allowed: verdict.allowed, policies: verdict.policies, withoutRules, allowedBy, notAllowedBy, notes, text };
+  else if (verdict.decidedBy === 'admin') text = `${heading}: ${word} by ${admin!.text}`;
+  else if (verdict.decidedBy === 'baseline') text = `${heading}: ${passed}not isolated (no NetworkPolicy selects ${subject} for ${direction}); ${word} by ${baseline!.text}`;
+  else text = `${heading}: ${admin ? `${admin.text}, then NetworkPolicy: ` : ''}${npBody}${baseline ? `, then ${baseline.text}` : ''}`;
+  return {
+    direction,
+    subject,
+    isolated: verdict.isolated,
+    allowed: verdict.allowed,
+    policies: verdict.policies,
+    withoutRules,
+    allowedBy: npDecided || verdict.decidedBy === 'default' ? allowedBy : [],
+    notAllowedBy: npDecided ? notAllowedBy : [],
+    decidedBy: verdict.decidedBy,
+    cluster,
+    notes,
+    text,
+  };
 }
 
 /** A miss in one line: "shop/a ingress rule 1 allows from ... on ...: the peer does not match". */

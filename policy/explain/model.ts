@@ -1,9 +1,9 @@
 /**
  * The objects a policy question is answered from, read once and indexed: Namespaces, Pods,
- * NetworkPolicies, Services and EndpointSlices, as plain KubeObjects from any source (a
- * manifests directory offline; the agent's cache online). Pods are distilled exactly as the
- * agent distils them (agent/compile/policy.ts), and the reference evaluator is built once.
- * Pods the objects give no address get a placeholder (placeholders.ts).
+ * Nodes, NetworkPolicies, ClusterNetworkPolicies, Services and EndpointSlices, as plain
+ * KubeObjects from any source (a manifests directory offline; the agent's cache online). Pods
+ * are distilled exactly as the agent distils them (agent/compile/policy.ts), and the reference
+ * evaluator is built once. Pods the objects give no address get a placeholder (placeholders.ts).
  */
 import { ObjectCache } from '../../agent/cache';
 import { policyInputFromCache } from '../../agent/compile/policy';
@@ -13,6 +13,7 @@ import { podRecordOf, type PodRecord } from '../cluster';
 import { ClusterIndex } from '../cluster-index';
 import type { ContainerPort, PolicyInput, PolicyNamespace, PolicyPod } from '../input';
 import { parsePolicies, type ParsedPolicy } from '../parse';
+import { parseClusterPolicies, type ParsedClusterPolicy } from '../cluster-policy/parse';
 import { IndexedEvaluator } from './indexed-evaluator';
 import { placeholderAddresses, type Span } from './placeholders';
 import { NotFoundError } from './query';
@@ -52,12 +53,25 @@ function ipBlockSpans(policies: readonly ParsedPolicy[]): Span[] {
   return out;
 }
 
+/** The ranges ClusterNetworkPolicy `networks` peers match: placeholders keep clear of them too. */
+function networkSpans(policies: readonly ParsedClusterPolicy[]): Span[] {
+  const out: Span[] = [];
+  for (const policy of policies) {
+    for (const rule of [...policy.ingress, ...policy.egress]) {
+      for (const peer of rule.peers ?? []) if (peer.kind === 'networks') for (const c of peer.cidrs) out.push({ family: c.family, first: c.first, last: c.last });
+    }
+  }
+  return out;
+}
+
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export class PolicyModel {
   readonly evaluator: IndexedEvaluator;
   /** Usable policies by id ("namespace/name"). */
   readonly policies: ReadonlyMap<string, ParsedPolicy>;
+  /** Usable ClusterNetworkPolicies by name. */
+  readonly clusterPolicies: ReadonlyMap<string, ParsedClusterPolicy>;
   /** Every pod, sorted by id. */
   readonly pods: readonly ModelPod[];
   private readonly byId: ReadonlyMap<string, ModelPod>;
@@ -75,6 +89,7 @@ export class PolicyModel {
   ) {
     this.evaluator = new IndexedEvaluator(input);
     this.policies = new Map(this.evaluator.policies.map((p) => [p.id, p]));
+    this.clusterPolicies = new Map(this.evaluator.clusterPolicies.map((p) => [p.name, p]));
     this.pods = pods;
     this.byId = new Map(pods.map((p) => [p.id, p]));
     const byAddress = new Map<string, ModelPod>();
@@ -107,11 +122,12 @@ export class PolicyModel {
     const base = policyInputFromCache(cache, [], '');
     const pods = [...base.pods].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
     const taken: Span[] = [];
-    for (const pod of pods) for (const ip of pod.ips) {
+    // Node addresses are taken too: a placeholder must not be matched by a `nodes` peer.
+    for (const ip of [...pods.flatMap((p) => p.ips), ...(base.nodes ?? []).flatMap((n) => n.addresses)]) {
       const a = parseIp(ip);
       if (a) taken.push({ family: a.family, first: a.value, last: a.value });
     }
-    const blocks = ipBlockSpans(parsePolicies([...base.policies, ...(options.futurePolicies ?? [])]).policies);
+    const blocks = [...ipBlockSpans(parsePolicies([...base.policies, ...(options.futurePolicies ?? [])]).policies), ...networkSpans(parseClusterPolicies(base.clusterPolicies ?? []).policies)];
     const addressless = pods.filter((p) => !p.ips.some((ip) => parseIp(ip)));
     const placeholders = placeholderAddresses(addressless.length, taken, blocks);
     const assigned = new Map(addressless.map((p, i) => [p, placeholders.addresses[i]]));
@@ -135,7 +151,7 @@ export class PolicyModel {
         record,
       });
     }
-    const input: PolicyInput = { namespaces: base.namespaces, pods: inputPods, policies: base.policies };
+    const input: PolicyInput = { ...base, pods: inputPods };
     return new PolicyModel(options.source, cache, input, modelPods, new ClusterIndex(input), placeholders.clear);
   }
 
@@ -161,6 +177,11 @@ export class PolicyModel {
 
   get problems(): readonly { policy: string; reason: string }[] {
     return this.evaluator.problems;
+  }
+
+  /** ClusterNetworkPolicies the API server would refuse (they play no part). */
+  get clusterProblems(): readonly { policy: string; reason: string }[] {
+    return this.evaluator.clusterProblems;
   }
 
   pod(id: string): ModelPod | undefined {

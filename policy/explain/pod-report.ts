@@ -1,13 +1,16 @@
 /**
  * `policy explain NS/POD`: what may reach a pod and what it may reach, policy by policy and
  * rule by rule, each peer with the known pods it stands for and each named port with the
- * number it has on this pod.
+ * number it has on this pod; and the ClusterNetworkPolicies around them (Admin before,
+ * Baseline after NetworkPolicy).
  */
 import { parseIp } from '../address';
+import type { ClusterPeer, ParsedClusterPolicy, Tier } from '../cluster-policy/parse';
 import type { Direction, ParsedPolicy, Peer, PortEntry } from '../parse';
+import { selectorMatches } from '../selector';
 import type { ModelPod, PolicyModel } from './model';
 import { NotFoundError, parseEndRef } from './query';
-import { peerText, portEntryText, ruleText } from './terms';
+import { clusterPeerText, clusterPolicyText, clusterRuleHeading, clusterRuleName, clusterRuleText, peerText, portEntryText, ruleText, type ClusterRuleHeading } from './terms';
 
 export interface PeerReport {
   peer: string;
@@ -26,12 +29,24 @@ export interface RuleReport {
   text: string;
 }
 
+export interface ClusterRuleReport extends ClusterRuleHeading {
+  /** null: any peer (a rule failing closed). Pods, or nodes for a nodes peer. */
+  peers: PeerReport[] | null;
+  ports: string[] | null;
+  text: string;
+}
+
 export interface DirectionReport {
   direction: Direction;
+  /** Isolated by NetworkPolicy. */
   isolated: boolean;
   policies: string[];
   summary: string;
   rules: RuleReport[];
+  /** ClusterNetworkPolicies selecting the pod for this direction, in evaluation order ("Admin ClusterNetworkPolicy x (priority 10)"). */
+  clusterPolicies: string[];
+  /** Their rules, in evaluation order: the first that matches a packet decides for its tier. */
+  clusterRules: ClusterRuleReport[];
 }
 
 export interface PodReport {
@@ -55,6 +70,39 @@ function peerPods(model: PolicyModel, peer: Peer): string[] {
       }),
     )
     .map((p) => p.id);
+}
+
+function clusterPeerPods(model: PolicyModel, peer: ClusterPeer): string[] {
+  if (peer.kind === 'pods') return model.index.podsMatching(peer).map((p) => p.id);
+  if (peer.kind === 'nodes') return model.input.nodes?.filter((n) => selectorMatches(peer.selector, n.labels)).map((n) => `node ${n.name}`) ?? [];
+  return model.pods
+    .filter((pod) => pod.addresses.some((text) => {
+      const a = parseIp(text)!;
+      return peer.cidrs.some((b) => a.family === b.family && b.first <= a.value && a.value <= b.last);
+    }))
+    .map((p) => p.id);
+}
+
+function clusterRules(model: PolicyModel, direction: Direction, policies: readonly ParsedClusterPolicy[]): ClusterRuleReport[] {
+  return policies.flatMap((policy) =>
+    policy[direction].map((rule) => ({
+      ...clusterRuleHeading(policy, rule),
+      peers: rule.peers === null ? null : rule.peers.map((peer) => ({ peer: clusterPeerText(peer), pods: clusterPeerPods(model, peer) })),
+      ports: rule.protocols === null ? null : rule.protocols.map((p) => p.text),
+      text: `${clusterPolicyText(policy)} ${clusterRuleName(direction, rule)}: ${clusterRuleText(direction, rule)}`,
+    })),
+  );
+}
+
+/** The tiers around NetworkPolicy's summary, when ClusterNetworkPolicies select the pod. */
+function tiersSummary(policies: readonly ParsedClusterPolicy[], isolated: boolean): string {
+  const list = (tier: Tier) => policies.filter((p) => p.tier === tier).map(clusterPolicyText).join(', ');
+  const admin = list('Admin');
+  const baseline = list('Baseline');
+  return [
+    ...(admin ? [`before NetworkPolicy: ${admin}`] : []),
+    ...(baseline ? [isolated ? `not consulted while NetworkPolicy isolates it: ${baseline}` : `then: ${baseline}`] : []),
+  ].join('; ');
 }
 
 function portText(pod: ModelPod, direction: Direction, entry: PortEntry): string {
@@ -83,12 +131,14 @@ function directionReport(model: PolicyModel, pod: ModelPod, direction: Direction
       text: `${policy.id} ${direction} rule ${rule.index + 1}: ${ruleText(direction, rule)}`,
     })),
   );
+  const cluster = model.evaluator.clusterPoliciesSelecting(direction, address);
   const words = SUMMARY[direction];
   let summary: string;
   if (!pod.policyApplies) summary = 'NetworkPolicy does not apply to it (hostNetwork, or finished)';
-  else if (ids.length === 0) summary = `not isolated for ${direction}: ${words.open}`;
+  else if (ids.length === 0) summary = cluster.length ? `not isolated for ${direction} by NetworkPolicy` : `not isolated for ${direction}: ${words.open}`;
   else summary = `isolated for ${direction} by ${ids.join(', ')}: ${rules.length === 0 ? words.closed : words.some}`;
-  return { direction, isolated: ids.length > 0, policies: ids, summary, rules };
+  if (pod.policyApplies && cluster.length) summary = `${summary}; ${tiersSummary(cluster, ids.length > 0)}`;
+  return { direction, isolated: ids.length > 0, policies: ids, summary, rules, clusterPolicies: cluster.map(clusterPolicyText), clusterRules: clusterRules(model, direction, cluster) };
 }
 
 export function explainPod(model: PolicyModel, text: string): PodReport {

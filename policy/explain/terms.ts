@@ -6,6 +6,7 @@
 import type { Direction, Peer, PortEntry, Rule } from '../parse';
 import type { Requirement, Selector } from '../selector';
 import { formatCidrBlock } from '../address';
+import type { Action, ClusterPeer, ClusterRule, ParsedClusterPolicy, Tier } from '../cluster-policy/parse';
 
 function requirementText(r: Requirement): string {
   switch (r.operator) {
@@ -54,4 +55,50 @@ export function ruleText(direction: Direction, rule: Rule): string {
   const peers = rule.peers === null ? `${word} anywhere` : `${word} ${rule.peers.map(peerText).join(' or ')}`;
   const ports = rule.ports === null ? 'on any port' : `on ${rule.ports.map(portEntryText).join(', ')}`;
   return `${peers} ${ports}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ClusterNetworkPolicy, in the words of its manifest: `namespaces {...}`, `pods ...`, `networks`,
+// `nodes`, `protocols` ("80/TCP", "named port web").
+
+/** Which ClusterNetworkPolicy rule, as reports name it. */
+export interface ClusterRuleHeading {
+  tier: Tier;
+  policy: string;
+  priority: number;
+  /** Counted from 1, in spec.ingress or spec.egress. */
+  rule: number;
+  name?: string;
+  action: Action;
+}
+
+export function clusterRuleHeading(policy: Pick<ParsedClusterPolicy, 'tier' | 'name' | 'priority'>, rule: Pick<ClusterRule, 'index' | 'name' | 'action'>): ClusterRuleHeading {
+  return { tier: policy.tier, policy: policy.name, priority: policy.priority, rule: rule.index + 1, ...(rule.name ? { name: rule.name } : {}), action: rule.action };
+}
+
+const everyNamespace = (selector: Selector): string => `${selectorText(selector)}${selector.requirements.length === 0 ? ' (every namespace)' : ''}`;
+
+export function clusterPeerText(peer: ClusterPeer): string {
+  if (peer.kind === 'networks') return `networks ${peer.cidrs.map(formatCidrBlock).join(', ')}`;
+  if (peer.kind === 'nodes') return `nodes ${selectorText(peer.selector)}${peer.selector.requirements.length === 0 ? ' (every node)' : ''}`;
+  if (peer.field === 'namespaces') return `namespaces ${everyNamespace(peer.namespaceSelector)}`;
+  return `pods namespaceSelector ${everyNamespace(peer.namespaceSelector)} podSelector ${selectorText(peer.podSelector)}`;
+}
+
+/** "Admin ClusterNetworkPolicy deny-z (priority 10)". */
+export function clusterPolicyText(policy: Pick<ParsedClusterPolicy, 'tier' | 'name' | 'priority'>): string {
+  return `${policy.tier} ClusterNetworkPolicy ${policy.name} (priority ${policy.priority})`;
+}
+
+/** "ingress rule 2 (deny-from-z)". */
+export function clusterRuleName(direction: Direction, rule: Pick<ClusterRule, 'index' | 'name'>): string {
+  return `${direction} rule ${rule.index + 1}${rule.name ? ` (${rule.name})` : ''}`;
+}
+
+/** The rule as a sentence: "Deny from namespaces {ns: z} on 80/TCP". */
+export function clusterRuleText(direction: Direction, rule: ClusterRule): string {
+  const word = direction === 'ingress' ? 'from' : 'to';
+  const peers = rule.peers === null ? `${word} anywhere` : rule.peers.length === 0 ? `${word} nothing` : `${word} ${rule.peers.map(clusterPeerText).join(' or ')}`;
+  const ports = rule.protocols === null ? 'on any port' : `on ${rule.protocols.map((p) => p.text).join(', ')}`;
+  return `${rule.action} ${peers} ${ports}${rule.failClosed ? ' (fail closed)' : ''}`;
 }

@@ -68,8 +68,9 @@ function endOf(model: PolicyModel, ref: EndRef, family?: 4 | 6): End {
   return podEnd(model.requirePod(ref.namespace, ref.name), family);
 }
 
-export function tracePath(model: PolicyModel, src: End, dst: End, protocol: PolicyProtocol, port: number): PathTrace {
-  const verdict = model.evaluator.explain({ src: src.address, dst: dst.address, protocol, port });
+/** `viaService`: the path is a Service's (a pod back to itself that way is subject to ClusterNetworkPolicy). */
+export function tracePath(model: PolicyModel, src: End, dst: End, protocol: PolicyProtocol, port: number, viaService = false): PathTrace {
+  const verdict = model.evaluator.explain({ src: src.address, dst: dst.address, protocol, port, ...(viaService ? { viaService } : {}) });
   return {
     from: report(src),
     to: report(dst),
@@ -100,7 +101,7 @@ function traceService(model: PolicyModel, src: End, svcRef: { namespace: string;
       throw new NotFoundError(`${request.endpoint} is not an endpoint of service ${resolution.service} port ${request.port.port}/${request.port.protocol.toUpperCase()} (endpoints: ${known})`);
     }
   }
-  const paths = targets.map((t) => tracePath(model, src, { ...(t.pod ? { pod: t.pod } : {}), address: t.evalAddress }, request.port.protocol, t.port));
+  const paths = targets.map((t) => tracePath(model, src, { ...(t.pod ? { pod: t.pod } : {}), address: t.evalAddress }, request.port.protocol, t.port, true));
   const service = { service: resolution.service, ...(resolution.clusterIp ? { clusterIp: resolution.clusterIp } : {}), port: resolution.port, source: resolution.source };
   return {
     from: report(src),
