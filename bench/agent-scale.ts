@@ -8,10 +8,12 @@
  * and every pod on this node (the node's sets hold them all: the kernel side at its largest).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { NftCli, Transaction } from '../kernel/nft';
 import { eventually, spawnAgent, waitReady } from '../lab/agent-process';
+import { makeBenchDir, removeBenchDir } from './cleanup';
+import { step } from './progress';
+import { record, type Scale } from './results';
 import { fmt } from './stats';
 
 interface Shape {
@@ -49,13 +51,14 @@ type Log = Record<string, unknown>;
 const syncs = (logs: Log[]) => logs.filter((l) => l.msg === 'sync applied');
 
 async function measure(ns: string, shape: Shape): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-agent-'));
+  const dir = makeBenchDir('weft-bench-agent-');
   const agentLogs: string[] = [];
   try {
     const manifests = path.join(dir, 'manifests');
     fs.mkdirSync(manifests);
     writeManifests(manifests, shape);
     const started = performance.now();
+    step(`${shape.pods} pods on ${shape.nodes} node(s): agent start to ready`);
     const agent = spawnAgent(ns, ['--node-name', 'node-0', '--manifests', manifests, '--cni-socket', '', '--health-listen', '', '--log-level', 'debug', '--resync-interval', '0'], path.join(dir, 'agent.sock'));
     try {
       await waitReady(agent, 120_000);
@@ -77,6 +80,13 @@ async function measure(ns: string, shape: Shape): Promise<string> {
       const after = await eventually('the sync log', () => (syncs(agent.logs()).length > before ? syncs(agent.logs())[before] : undefined), 10_000);
       agentLogs.push(agent.output());
       const local = Math.ceil(shape.pods / shape.nodes);
+      const scale = (plot: string, title: string): Scale => ({ plot, title, x: shape.pods, xLabel: 'Pod objects', series: shape.nodes === 1 ? 'every pod on this node' : `spread over ${shape.nodes} nodes` });
+      const at = `${shape.pods} pods / ${shape.nodes} nodes`;
+      record({ name: `${at}: start to ready`, unit: 'ms', value: readyMs, scale: scale('ready', 'weft-agent: start to ready vs Pod objects') });
+      record({ name: `${at}: RSS when ready`, unit: 'MiB', value: rss, scale: scale('rss', 'weft-agent: resident memory vs Pod objects') });
+      record({ name: `${at}: first sync`, unit: 'ms', value: Number(first?.durationMs ?? NaN) });
+      record({ name: `${at}: sync after 1 pod changed`, unit: 'ms', value: Number(after.durationMs) });
+      record({ name: `${at}: change to kernel`, unit: 'ms', value: toKernelMs });
       return [
         `${shape.pods} pods / ${shape.nodes} nodes`.padEnd(24),
         String(local).padStart(7),
@@ -92,7 +102,7 @@ async function measure(ns: string, shape: Shape): Promise<string> {
       await new NftCli({ netns: ns }).run(new Transaction({ family: 'inet', name: 'weft' }).delete({ kind: 'table' })).catch(() => undefined);
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeBenchDir(dir);
   }
 }
 

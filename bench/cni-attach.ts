@@ -10,12 +10,13 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { withNetlink } from '../kernel/netlink';
-import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { startCniServer } from '../cni/server';
 import { DEFAULT_CNI_PATH, REFERENCE_CNI_DIR, runCniOk, SEA_BIN_DIR, SHIM_BIN_DIR, type CniInvocation } from '../lab/cni-exec';
+import { createBenchNetns, deleteBenchNetns, makeBenchDir, removeBenchDir } from './cleanup';
+import { step } from './progress';
+import { record as recordFigure } from './results';
 import { header, row, summarize } from './stats';
 
 interface Contender {
@@ -29,7 +30,7 @@ interface Contender {
 }
 
 function podNetns(tag: string): string {
-  return createNamedNetns(`weft-bench-pod-${tag}-${crypto.randomBytes(3).toString('hex')}`);
+  return createBenchNetns(`weft-bench-pod-${tag}-${crypto.randomBytes(3).toString('hex')}`);
 }
 
 function contenders(dataDir: string, shim: Contender['via'], sea: Contender['via']): Contender[] {
@@ -65,6 +66,7 @@ async function latency(node: string, list: Contender[], runs: number): Promise<v
   const samples = new Map<string, number[]>();
   const record = (key: string, ms: number) => samples.set(key, [...(samples.get(key) ?? []), ms]);
   for (let i = 0; i < runs; i++) {
+    step('ADD, CHECK, DEL of every plugin in turn', { i: i + 1, n: runs });
     for (const c of list) {
       const netns = podNetns(String(i));
       try {
@@ -75,7 +77,7 @@ async function latency(node: string, list: Contender[], runs: number): Promise<v
         record(`${c.label} CHECK`, (await runCniOk({ ...call, command: 'CHECK', config: withPrev })).durationMs);
         record(`${c.label} DEL`, (await runCniOk({ ...call, command: 'DEL', config: withPrev })).durationMs);
       } finally {
-        deleteNamedNetns(netns);
+        deleteBenchNetns(netns);
       }
     }
   }
@@ -85,6 +87,7 @@ async function latency(node: string, list: Contender[], runs: number): Promise<v
     for (const c of list) {
       const reference = c.reference ? samples.get(`${c.reference} ${op}`) : undefined;
       console.log(row(`${c.label} ${op}`, summarize(samples.get(`${c.label} ${op}`) ?? []), reference ? summarize(reference) : undefined));
+      recordFigure({ name: `${c.label} ${op}`, unit: 'ms', samples: samples.get(`${c.label} ${op}`) ?? [], reference: reference && { name: `${c.reference} ${op}`, samples: reference } });
     }
   }
 }
@@ -102,12 +105,12 @@ async function concurrent(node: string, c: Contender, count: number): Promise<{ 
     const del = Number(process.hrtime.bigint() - started) / 1e6;
     return { add, del };
   } finally {
-    pods.forEach((p) => deleteNamedNetns(p));
+    pods.forEach((p) => deleteBenchNetns(p));
   }
 }
 
 export async function benchAttach(node: string, runs: number, available: (plugin: string) => boolean): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-attach-'));
+  const dataDir = makeBenchDir('weft-bench-attach-');
   const server = await startCniServer({ socketPath: path.join(dataDir, 'cni.sock') });
   try {
     await macvlanMaster(node);
@@ -119,12 +122,18 @@ export async function benchAttach(node: string, runs: number, available: (plugin
     await latency(node, list, runs);
     const burst = 50;
     console.log(`\n${burst} ADDs started at once on one bridge, then their ${burst} DELs: wall-clock ms`);
+    const bursts = new Map<string, { add: number; del: number }>();
     for (const c of list.filter((x) => x.config.bridge !== undefined)) {
+      step(`${burst} ADDs at once: ${c.label}`);
       const { add, del } = await concurrent(node, c, burst);
+      bursts.set(c.label, { add, del });
       console.log(`${c.label.padEnd(32)} ADD ${add.toFixed(0).padStart(6)}   DEL ${del.toFixed(0).padStart(6)}`);
+      const ref = c.reference ? bursts.get(c.reference) : undefined;
+      recordFigure({ name: `${c.label} ${burst} ADDs at once`, unit: 'ms', value: add, reference: ref && { name: `${c.reference} ${burst} ADDs at once`, value: ref.add }, notes: 'wall clock, one run' });
+      recordFigure({ name: `${c.label} their ${burst} DELs`, unit: 'ms', value: del, reference: ref && { name: `${c.reference} their ${burst} DELs`, value: ref.del }, notes: 'wall clock, one run' });
     }
   } finally {
     await server.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    removeBenchDir(dataDir);
   }
 }

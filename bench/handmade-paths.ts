@@ -7,9 +7,9 @@
  */
 import crypto from 'node:crypto';
 import { withNetlink } from '../kernel/netlink';
-import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { NftCli, Transaction } from '../kernel/nft';
 import { writeSysctl } from '../kernel/sysctl';
+import { createBenchNetns, deleteBenchNetns } from './cleanup';
 
 export type PathMode = 'vxlan' | 'host-gw';
 
@@ -36,11 +36,11 @@ export async function buildHandmade(mode: PathMode, podMtu: number, options: { m
   const tag = crypto.randomBytes(2).toString('hex');
   const created: string[] = [];
   const netns = (label: string) => {
-    const p = createNamedNetns(`weft-bench-${tag}-${label}`);
+    const p = createBenchNetns(`weft-bench-${tag}-${label}`);
     created.push(p);
     return p;
   };
-  const cleanup = () => created.splice(0).forEach((p) => deleteNamedNetns(p));
+  const cleanup = () => created.splice(0).forEach((p) => deleteBenchNetns(p));
   try {
     const sw = netns('sw');
     await withNetlink(sw, async (nl) => {

@@ -6,12 +6,12 @@
  * when a run fails.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { labDown } from '../lab/cluster/down';
 import { probeMatrix } from '../lab/cluster/probe';
 import { labUp } from '../lab/cluster/up';
+import { makeBenchDir, removeBenchDir, trackLab } from './cleanup';
+import { step } from './progress';
+import { record } from './results';
 import { header, row, summarize } from './stats';
 
 const SHAPES = [
@@ -20,12 +20,9 @@ const SHAPES = [
 ];
 
 export async function benchLabUp(runs = 3): Promise<void> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-lab-'));
+  const root = makeBenchDir('weft-bench-lab-');
   const name = `bench-${crypto.randomBytes(2).toString('hex')}`;
-  const onSignal = () => {
-    void labDown(name, root).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
+  const untrack = trackLab(name, root);
   try {
     console.log(`\nlab: up / probe / down, wall clock in ms, ${runs} runs each (agents wait for their first sync; IPv4+IPv6 pods)`);
     console.log(header());
@@ -36,6 +33,7 @@ export async function benchLabUp(runs = 3): Promise<void> {
       const probe: number[] = [];
       const down: number[] = [];
       for (let i = 0; i < runs; i++) {
+        step(`lab ${shape.nodes}x${shape.podsPerNode}: up, probe, down`, { i: i + 1, n: runs });
         try {
           const { state, timings } = await labUp({ name, root, ...shape, ports: [80, 81] });
           up.push(timings.totalMs);
@@ -55,10 +53,13 @@ export async function benchLabUp(runs = 3): Promise<void> {
       console.log(row(`  of which ${shape.nodes * shape.podsPerNode} pods attached`, summarize(pods)));
       console.log(row(`probe ${label} (${(shape.nodes * shape.podsPerNode) ** 2} pairs)`, summarize(probe)));
       console.log(row(`lab down ${label}`, summarize(down)));
+      for (const [figure, samples] of [['lab up', up], ['agents ready', agents], ['pods attached', pods], ['probe matrix', probe], ['lab down', down]] as const) {
+        record({ name: `${figure} ${label}`, unit: 'ms', samples });
+      }
     }
   } finally {
-    process.off('SIGINT', onSignal);
     await labDown(name, root);
-    fs.rmSync(root, { recursive: true, force: true });
+    untrack();
+    removeBenchDir(root);
   }
 }

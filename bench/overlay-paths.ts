@@ -11,9 +11,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { withNetlink } from '../kernel/netlink';
 import { inNetns } from '../kernel/netns';
 import { nodeObject } from '../lab/cluster/kube';
@@ -23,7 +20,10 @@ import { labDown } from '../lab/cluster/down';
 import { labUp } from '../lab/cluster/up';
 import type { LabState } from '../lab/cluster/state';
 import { WEFT_ROUTE_PROTOCOL } from '../overlay/apply';
+import { makeBenchDir, removeBenchDir, trackLab } from './cleanup';
 import { buildHandmade, type PathMode } from './handmade-paths';
+import { step } from './progress';
+import { record } from './results';
 import { fmt, quantile } from './stats';
 import { tcpRoundTripUs, tcpThroughputGbps } from './traffic';
 import { childEnv } from '../lab/child-env';
@@ -77,6 +77,15 @@ function row(name: string, weft: Samples, hand: Samples): string {
   ].join(' ');
 }
 
+/** The figures of one path, weft against each hand-made variant (the ratio target: against hand+ct). */
+function recordPath(name: string, s: Record<'weft' | 'hand' | 'hand+ct', Samples>): void {
+  for (const ref of ['hand+ct', 'hand'] as const) {
+    const target = ref === 'hand+ct' ? { of: 'ratio' as const, op: '>=' as const, limit: 0.95 } : undefined;
+    record({ name: `${name}: throughput vs ${ref}`, unit: 'Gbit/s', samples: s.weft.gbps, reference: { name: `${ref} throughput`, samples: s[ref].gbps }, target });
+    record({ name: `${name}: RTT vs ${ref}`, unit: 'µs', samples: s.weft.rttUs, reference: { name: `${ref} RTT`, samples: s[ref].rttUs } });
+  }
+}
+
 /** Time from writing a Node object back to a TCP connection from `client` to `target` succeeding. */
 async function nodeToReachableMs(state: LabState, root: string, client: Endpoint, target: Endpoint, port: number): Promise<number> {
   const paths = labPaths(root, state.name);
@@ -100,7 +109,7 @@ async function nodeToReachableMs(state: LabState, root: string, client: Endpoint
 }
 
 export async function benchOverlayPaths(runs: number): Promise<void> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-lab-'));
+  const root = makeBenchDir('weft-bench-lab-');
   const seconds = 3;
   console.log(`\npod-to-pod paths: lab (weft-agent, weft-overlay) vs the same path by hand; ${runs} run(s) each, interleaved; iperf3 ${seconds} s pinned to cores 0/1, 1-byte TCP request/response`);
   console.log('hand+ct: veth, bridge, VXLAN or routes and one masquerade rule, the kernel features a weft node uses (the target: >= 0.95);');
@@ -110,6 +119,8 @@ export async function benchOverlayPaths(runs: number): Promise<void> {
   try {
     for (const mode of ['vxlan', 'host-gw'] as PathMode[]) {
       const name = `bench-${mode === 'vxlan' ? 'vx' : 'hg'}-${crypto.randomBytes(2).toString('hex')}`;
+      step(`${mode}: lab up and the same paths by hand`);
+      const untrack = trackLab(name, root);
       const { state } = await labUp({ name, root, nodes: 2, podsPerNode: 2, ports: [80], overlay: mode });
       const mtu = await withNetlink(state.pods[0].netns, async (nl) => (await nl.links.get('eth0')).mtu);
       const hands = { hand: await buildHandmade(mode, mtu), 'hand+ct': await buildHandmade(mode, mtu, { masquerade: true }) };
@@ -119,6 +130,7 @@ export async function benchOverlayPaths(runs: number): Promise<void> {
         const empty = () => Object.fromEntries(sides.map((s) => [s, { gbps: [], rttUs: [] }])) as unknown as Record<(typeof sides)[number], Samples>;
         const samples = { same: empty(), cross: empty() };
         for (let r = 0; r < runs; r++) {
+          step(`${mode}: iperf3 and request/response, weft and by hand in turn`, { i: r + 1, n: runs });
           for (const which of ['same', 'cross'] as const) {
             // Only the vxlan lab's same-node pair is measured: it does not depend on the mode.
             if (which === 'same' && mode !== 'vxlan') continue;
@@ -134,20 +146,24 @@ export async function benchOverlayPaths(runs: number): Promise<void> {
           const name = which === 'same' ? 'same node (bridge)' : `across nodes, ${mode}`;
           console.log(row(`${name} vs hand+ct`, samples[which].weft, samples[which]['hand+ct']));
           console.log(row(`${name} vs hand`, samples[which].weft, samples[which].hand));
+          recordPath(name, samples[which]);
         }
         if (mode === 'vxlan') {
+          step('Node object written -> its pods reachable');
           const times: number[] = [];
           for (let i = 0; i < 10; i++) times.push(await nodeToReachableMs(state, root, pairs.weft.cross.client, pairs.weft.cross.server, 80));
           const sorted = [...times].sort((a, b) => a - b);
           console.log(`Node object written -> its pods reachable (vxlan, 10 times): median ${fmt(median(times))} ms, min ${fmt(sorted[0])}, max ${fmt(sorted[sorted.length - 1])}`);
+          record({ name: 'Node object written -> its pods reachable (vxlan)', unit: 'ms', samples: times });
         }
       } finally {
         hands.hand.cleanup();
         hands['hand+ct'].cleanup();
         await labDown(name, root);
+        untrack();
       }
     }
   } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+    removeBenchDir(root);
   }
 }

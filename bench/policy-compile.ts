@@ -12,6 +12,8 @@ import type { LocalPod } from '../agent/dataplane/node-state';
 import { compileNodePolicy } from '../policy/compile';
 import type { PolicyInput, PolicyPod } from '../policy/input';
 import { syntheticCluster } from './policy-cluster';
+import { step } from './progress';
+import { benchNote, record } from './results';
 import { fmt, summarize } from './stats';
 
 const LOCAL_NODE = 'node-0';
@@ -54,6 +56,7 @@ export async function benchPolicyCompile(runs = 20): Promise<void> {
     cached: { fn: () => compileNodePolicyFromCache(cache, localPods, LOCAL_NODE), wall: [] as number[], cpu: [] as number[], result: undefined as NodePolicy | undefined },
   };
   let first = 0;
+  step(`compile, plain and through the cache in turn, ${runs} + 3 warm-up runs`);
   for (let i = 0; i < runs + 3; i++) {
     for (const way of Object.values(ways)) {
       const started = performance.now();
@@ -73,8 +76,14 @@ export async function benchPolicyCompile(runs = 20): Promise<void> {
   for (const [label, t] of [['compile (plain input)    ', plain], ['compile (cache + adapter)', cached]] as const) {
     console.log(`  ${label}  median ${fmt(t.summary.median)} ms  p90 ${fmt(t.summary.p90)} ms  min ${fmt(t.summary.min)} ms  (CPU time median ${fmt(t.cpu.median)} ms)`);
   }
+  for (const [way, name] of [['plain', 'plain input'], ['cached', 'cache + adapter']] as const) {
+    record({ name: `compile (${name})`, unit: 'ms', samples: ways[way].wall });
+    record({ name: `compile (${name}), CPU time`, unit: 'ms', samples: ways[way].cpu });
+  }
+  record({ name: 'first compile (JIT cold)', unit: 'ms', value: first, notes: 'one run' });
   console.log(`  first compile (JIT cold, no object distilled yet): ${fmt(first)} ms`);
   console.log(`  result: ${size.classes} classes, ${size.cidrs} CIDRs, ${size.allowances} allowances, isolated ingress/egress ${size.isolated}, ${plain.result.problems.length} problems`);
+  benchNote(`${pods.length} pods (${localPods.length} on this node), ${namespaces.length} namespaces, ${policies.length} policies; result: ${size.classes} classes, ${size.cidrs} CIDRs, ${size.allowances} allowances, isolated ingress/egress ${size.isolated}`);
 }
 
 if (require.main === module) {

@@ -1,7 +1,8 @@
 /**
  * NetworkPolicy from objects to the kernel, with the real agent (manifests source) in a
  * namespace of the bench's own, nftables against iptables: the synthetic cluster of
- * policy-cluster.ts (1,000 policies over 5,000 pods, 100 of them on this node).
+ * policy-cluster.ts (1,000 policies over 5,000 pods, 100 of them on this node; other numbers of
+ * policies with `--policy-scales`, 5 policies and 25 pods a namespace).
  *
  * - Full sync: the agent's first sync into an empty namespace: compile everything, write every
  *   set, map and chain (fresh namespace each run; median of 3).
@@ -16,13 +17,14 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { KubeObject } from '../agent/objects';
-import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { eventually, spawnAgent, waitReady, type AgentProcess } from '../lab/agent-process';
+import { createBenchNetns, deleteBenchNetns, makeBenchDir, removeBenchDir } from './cleanup';
 import { startBenchApi } from './fake-api';
 import { syntheticCluster } from './policy-cluster';
+import { step } from './progress';
+import { record, type Scale } from './results';
 import { fmt, quantile } from './stats';
 import { median, syncLogs, type SyncLog } from './sync-log';
 
@@ -31,9 +33,9 @@ const LOCAL_NODE = 'node-0';
 const CHANGES = 20;
 
 
-/** Writes the synthetic cluster into `dir`; returns all its objects, and its pods. */
-function writeCluster(dir: string): { objects: KubeObject[]; pods: KubeObject[] } {
-  const { namespaces, pods, policies } = syntheticCluster();
+/** Writes the synthetic cluster with `policies` policies (5 a namespace) into `dir`; returns all its objects, and its pods. */
+function writeCluster(dir: string, policyCount: number): { objects: KubeObject[]; pods: KubeObject[] } {
+  const { namespaces, pods, policies } = syntheticCluster({ namespaces: Math.max(1, Math.round(policyCount / 5)) });
   for (const [name, items] of [['namespaces', namespaces], ['pods', pods], ['policies', policies]] as const) {
     fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
   }
@@ -50,7 +52,7 @@ function startAgent(ns: string, dir: string, backend: Backend, kubeconfig?: stri
 
 /** The first sync of an agent started in a fresh namespace. */
 async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
-  const ns = createNamedNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
+  const ns = createBenchNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
   const agent = startAgent(ns, dir, backend);
   try {
     await waitReady(agent, 120_000);
@@ -58,7 +60,7 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
     return await eventually('the first sync logged', () => syncLogs(agent)[0], 10_000);
   } finally {
     await agent.stop();
-    deleteNamedNetns(ns);
+    deleteBenchNetns(ns);
   }
 }
 
@@ -85,7 +87,7 @@ type AgentWithSource = { agent: AgentProcess; put(file: string, object: KubeObje
 
 /** CHANGES changes of two kinds, alternating, each handed to the agent `start` gives and timed to the kernel. */
 async function changesToKernel(pods: KubeObject[], start: (ns: string) => Promise<AgentWithSource>): Promise<Record<'replica' | 'flip', SyncLog[]>> {
-  const ns = createNamedNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
+  const ns = createBenchNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
   try {
     const { agent, put, stop } = await start(ns);
     try {
@@ -94,6 +96,7 @@ async function changesToKernel(pods: KubeObject[], start: (ns: string) => Promis
       const remote = pods.find((p) => p.spec?.nodeName !== LOCAL_NODE && p.metadata.labels?.tier === 'frontend')!;
       const byKind: Record<'replica' | 'flip', SyncLog[]> = { replica: [], flip: [] };
       for (let i = 0; i < CHANGES; i++) {
+        step('one change at a time, to the kernel', { i: i + 1, n: CHANGES });
         if (i % 2 === 0) {
           // A deployment scales up on another node: its new pod's address joins an existing class.
           byKind.replica.push(await changeToKernel(agent, put, `zz-replica-${i}.json`, replicaOf(remote, i)));
@@ -110,17 +113,18 @@ async function changesToKernel(pods: KubeObject[], start: (ns: string) => Promis
       await stop();
     }
   } finally {
-    deleteNamedNetns(ns);
+    deleteBenchNetns(ns);
   }
 }
 
-async function measure(backend: Backend, notes: string[]): Promise<string[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-psync-'));
+async function measure(backend: Backend, notes: string[], policies: number): Promise<string[]> {
+  const dir = makeBenchDir('weft-bench-psync-');
   try {
     const manifests = path.join(dir, 'manifests');
     fs.mkdirSync(manifests);
-    const { objects, pods } = writeCluster(manifests);
+    const { objects, pods } = writeCluster(manifests, policies);
     const full: SyncLog[] = [];
+    step(`${backend}, ${policies} policies: full sync, 3 times`);
     for (let i = 0; i < 3; i++) full.push(await fullSync(dir, backend));
 
     const changes = await changesToKernel(pods, async (ns) => {
@@ -137,6 +141,15 @@ async function measure(backend: Backend, notes: string[]): Promise<string[]> {
     notes.push(`${backend}: change to kernel by kind, median of ${CHANGES / 2} each: ${kindText('replica')}, ${kindText('flip')}`);
     const sortedToKernel = all.map((c) => c.time).sort((a, b) => a - b);
     const fullDurations = full.map((f) => f.durationMs);
+    const at = `${backend}, ${policies} policies`;
+    const scale = (plot: string, title: string): Scale => ({ plot, title, x: policies, xLabel: 'policies', series: backend });
+    record({ name: `${at}: full sync`, unit: 'ms', samples: fullDurations, target: { op: '<', limit: 1000 }, notes: `${full[0].rules} kernel objects`, scale: scale('full-sync', 'NetworkPolicy full sync vs policies') });
+    record({ name: `${at}: full sync, compile`, unit: 'ms', samples: full.map((f) => f.compileMs) });
+    record({ name: `${at}: change to kernel`, unit: 'ms', samples: sortedToKernel, target: { op: '<', limit: 50 }, notes: `through the Kubernetes API; ${fmt(median(all.map((c) => c.changes)))} kernel changes`, scale: scale('change', 'NetworkPolicy: one change to the kernel vs policies') });
+    for (const kind of ['replica', 'flip'] as const) record({ name: `${at}: change to kernel, ${kind}`, unit: 'ms', samples: changes[kind].map((c) => c.time) });
+    record({ name: `${at}: change, sync alone`, unit: 'ms', samples: all.map((c) => c.durationMs) });
+    record({ name: `${at}: change, compile`, unit: 'ms', samples: all.map((c) => c.compileMs) });
+    record({ name: `${at}: change to kernel through manifests`, unit: 'ms', samples: [...fromManifests.replica, ...fromManifests.flip].map((c) => c.time) });
     return [
       [
         backend.padEnd(9),
@@ -153,12 +166,20 @@ async function measure(backend: Backend, notes: string[]): Promise<string[]> {
       ].join(' '),
     ];
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeBenchDir(dir);
   }
 }
 
-export async function benchPolicySync(): Promise<void> {
-  console.log(`\nNetworkPolicy to the kernel: real agent, 1,000 policies over 5,000 pods (100 on this node); full sync median of 3, one label change median of ${CHANGES}`);
+/** `scales`: numbers of policies, 5 a namespace with 25 pods each (1,000: 5,000 pods, 100 of them on this node). */
+export async function benchPolicySync(scales: number[] = [1000]): Promise<void> {
+  for (const policies of scales) await benchPolicySyncAt(policies);
+}
+
+async function benchPolicySyncAt(policies: number): Promise<void> {
+  const shape = syntheticCluster({ namespaces: Math.max(1, Math.round(policies / 5)) });
+  const local = shape.pods.filter((p) => p.spec?.nodeName === LOCAL_NODE).length;
+  const n = (x: number) => x.toLocaleString('en-US');
+  console.log(`\nNetworkPolicy to the kernel: real agent, ${n(shape.policies.length)} policies over ${n(shape.pods.length)} pods (${local} on this node); full sync median of 3, one label change median of ${CHANGES}`);
   console.log('targets: full sync < 1 s, one change < 50 ms');
   console.log(
     [
@@ -177,6 +198,6 @@ export async function benchPolicySync(): Promise<void> {
   );
   console.log('(chg->krnl: a Pod change in the Kubernetes API to the end of its sync, median; p90; the sync alone; its compile; kernel changes; manifests: the same change written to the manifests directory)');
   const notes: string[] = [];
-  for (const backend of ['nftables', 'iptables'] as const) for (const line of await measure(backend, notes)) console.log(line);
+  for (const backend of ['nftables', 'iptables'] as const) for (const line of await measure(backend, notes, shape.policies.length)) console.log(line);
   for (const note of notes) console.log(`  ${note}`);
 }

@@ -14,21 +14,23 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createAgentClient, type AgentClient } from '../agent/api/client';
 import type { KubeObject } from '../agent/objects';
-import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { eventually, spawnAgent, waitReady } from '../lab/agent-process';
 import type { TraceQuery } from '../policy/explain/answer';
 import { PolicyModel } from '../policy/explain/model';
 import { parsePortSpec } from '../policy/explain/query';
 import { trace } from '../policy/explain/trace';
+import { createBenchNetns, deleteBenchNetns, makeBenchDir, removeBenchDir } from './cleanup';
 import { syntheticCluster } from './policy-cluster';
+import { step } from './progress';
+import { record } from './results';
 import { compareStartups } from './startup';
 import { header, row, summarize } from './stats';
 
 const RUNS = 20;
+const TARGET = { op: '<' as const, limit: 100 };
 const WARM = 3;
 const WEFTCTL = path.join(__dirname, '..', 'cli', 'weftctl.js');
 
@@ -77,6 +79,8 @@ async function engineOnly(objects: KubeObject[]): Promise<void> {
   });
   console.log(row('engine: model from the objects', summarize(build)));
   console.log(row('engine: one trace (model built)', summarize(traces)));
+  record({ name: 'engine: model from the objects', unit: 'ms', samples: build });
+  record({ name: 'engine: one trace (model built)', unit: 'ms', samples: traces, target: TARGET });
   console.log(`  verdicts: ${[...verdicts].map(([k, v]) => `${k} ${v}`).join('; ')}`);
 }
 
@@ -86,6 +90,7 @@ async function online(client: AgentClient, manifests: string, agentPods: () => P
     await client.policyQuery({ kind: 'trace', ...q });
   });
   console.log(row('online: gRPC call (model built)', summarize(call)));
+  record({ name: 'online: gRPC call (model built)', unit: 'ms', samples: call, target: TARGET });
   // A change of the agent's objects: the next question builds the model again.
   const afterChange: number[] = [];
   const template = syntheticCluster({ namespaces: 1 }).pods[0];
@@ -99,27 +104,39 @@ async function online(client: AgentClient, manifests: string, agentPods: () => P
     afterChange.push(performance.now() - started);
   }
   console.log(row('online: first call after a change', summarize(afterChange)));
+  record({ name: 'online: first call after a change', unit: 'ms', samples: afterChange, target: TARGET });
   console.log('  (median and p90 of 5: the agent builds its model again, once per change of its objects)');
 }
 
-export async function benchPolicyTrace(): Promise<void> {
+/** `cliOnly`: only the CLI processes end to end (the agent is started for the online one). */
+export async function benchPolicyTrace(options: { cliOnly?: boolean } = {}): Promise<void> {
   console.log(`\nweftctl policy trace, 1,000 policies over 5,000 pods: offline (--manifests) and online (a real agent's socket); median and p90 of ${RUNS}`);
   console.log('target: under 100 ms');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-ptrace-'));
-  const ns = createNamedNetns(`weft-bench-pt-${crypto.randomBytes(2).toString('hex')}`);
+  const dir = makeBenchDir('weft-bench-ptrace-');
+  const ns = createBenchNetns(`weft-bench-pt-${crypto.randomBytes(2).toString('hex')}`);
   try {
     const manifests = path.join(dir, 'manifests');
     fs.mkdirSync(manifests);
     const objects = writeCluster(manifests);
-    console.log(header());
-    await engineOnly(objects);
+    if (!options.cliOnly) {
+      step('the engine alone');
+      console.log(header());
+      await engineOnly(objects);
+    }
+    step('agent start with the cluster');
     const socket = path.join(dir, 'agent.sock');
     const agent = spawnAgent(ns, ['--node-name', 'node-0', '--manifests', manifests, '--pod-bridge', '', '--overlay', 'none', '--masquerade=false', '--cni-socket', '', '--health-listen', '', '--resync-interval', '0'], socket);
     try {
       await waitReady(agent, 300_000);
       const client = createAgentClient(socket, 30_000);
       try {
-        await online(client, manifests, async () => (await client.status()).objectCounts.Pod ?? 0);
+        if (!options.cliOnly) {
+          step('the agent answering over its socket');
+          await online(client, manifests, async () => (await client.status()).objectCounts.Pod ?? 0);
+        } else {
+          // The agent builds its model on the first question, as online() has it done before the CLI runs.
+          await client.policyQuery({ kind: 'trace', ...questions[0] });
+        }
       } finally {
         client.close();
       }
@@ -138,7 +155,7 @@ export async function benchPolicyTrace(): Promise<void> {
       await agent.stop();
     }
   } finally {
-    deleteNamedNetns(ns);
-    fs.rmSync(dir, { recursive: true, force: true });
+    deleteBenchNetns(ns);
+    removeBenchDir(dir);
   }
 }

@@ -6,9 +6,10 @@
  * executable's code cache wins back.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { SEA_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
+import { makeBenchDir, removeBenchDir } from './cleanup';
+import { benchNote } from './results';
 import { compareStartups, type StartupCase } from './startup';
 
 export function benchSeaStartup(runs: number): void {
@@ -16,10 +17,11 @@ export function benchSeaStartup(runs: number): void {
   const bundle = path.join(SEA_BIN_DIR, '..', 'weft-cni.js');
   if (!fs.existsSync(seaPlugin) || !fs.existsSync(bundle)) {
     console.log(`\nSEA start-up: skipped, ${seaPlugin} not built (npm run build:sea)`);
+    benchNote(`skipped: ${seaPlugin} not built (npm run build:sea)`);
     return;
   }
   // VERSION loads no addon; should one be extracted anyway, it goes here, not to /run/weft.
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-sea-'));
+  const scratch = makeBenchDir('weft-bench-sea-');
   try {
     const machineEnv: NodeJS.ProcessEnv = { ...process.env, CNI_COMMAND: 'VERSION', WEFT_SEA_CACHE: scratch };
     const bareEnv = { ...machineEnv };
@@ -36,6 +38,6 @@ export function benchSeaStartup(runs: number): void {
     ];
     compareStartups('weft-ipam VERSION start-up, node entry vs single executable, ms', cases, runs);
   } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
+    removeBenchDir(scratch);
   }
 }

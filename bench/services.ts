@@ -18,14 +18,15 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { KubeObject } from '../agent/objects';
 import { withNetlink } from '../kernel/netlink';
-import { createNamedNetns, deleteNamedNetns } from '../kernel/netns';
 import { writeSysctl } from '../kernel/sysctl';
 import { eventually, spawnAgent, waitReady, type AgentProcess } from '../lab/agent-process';
+import { createBenchNetns, deleteBenchNetns, makeBenchDir, removeBenchDir } from './cleanup';
 import { startBenchApi } from './fake-api';
+import { step } from './progress';
+import { benchNote, record, type Scale } from './results';
 import { BENCH_NODE, serviceCluster, sliceObject } from './service-cluster';
 import { fmt, quantile } from './stats';
 import { median, syncLogs, type SyncLog } from './sync-log';
@@ -91,7 +92,7 @@ function rssMiB(agent: AgentProcess): number {
 }
 
 function tempDir(): { dir: string; manifests: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-svc-'));
+  const dir = makeBenchDir('weft-bench-svc-');
   const manifests = path.join(dir, 'manifests');
   fs.mkdirSync(manifests);
   return { dir, manifests };
@@ -99,7 +100,7 @@ function tempDir(): { dir: string; manifests: string } {
 
 /** The first sync of an agent started in a fresh namespace, and its RSS then. */
 async function fullSync(dir: string, backend: Backend): Promise<SyncLog & { rssMiB: number }> {
-  const ns = createNamedNetns(`weft-bench-sv-${crypto.randomBytes(2).toString('hex')}`);
+  const ns = createBenchNetns(`weft-bench-sv-${crypto.randomBytes(2).toString('hex')}`);
   const agent = startAgent(ns, dir, backend);
   try {
     await waitReady(agent, 300_000);
@@ -108,7 +109,7 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog & { rssM
     return { ...first, rssMiB: rssMiB(agent) };
   } finally {
     await agent.stop();
-    deleteNamedNetns(ns);
+    deleteBenchNetns(ns);
   }
 }
 
@@ -118,13 +119,14 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog & { rssM
  * sync that put the change in the kernel.
  */
 async function endpointChanges(slices: KubeObject[], start: (ns: string) => Promise<{ agent: AgentProcess; change(slice: KubeObject): void; stop(): Promise<void> }>): Promise<SyncLog[]> {
-  const ns = createNamedNetns(`weft-bench-sv-${crypto.randomBytes(2).toString('hex')}`);
+  const ns = createBenchNetns(`weft-bench-sv-${crypto.randomBytes(2).toString('hex')}`);
   try {
     const { agent, change, stop } = await start(ns);
     try {
       await waitReady(agent, 300_000);
       const out: SyncLog[] = [];
       for (let i = 0; i < CHANGES; i++) {
+        step('one endpoint change at a time, to the kernel', { i: i + 1, n: CHANGES });
         // Pairs of changes: one service's endpoint leaves, then comes back.
         const slice = slices[(Math.floor(i / 2) * 7919) % slices.length];
         const endpoints = slice.endpoints as unknown[];
@@ -142,7 +144,7 @@ async function endpointChanges(slices: KubeObject[], start: (ns: string) => Prom
       await stop();
     }
   } finally {
-    deleteNamedNetns(ns);
+    deleteBenchNetns(ns);
   }
 }
 
@@ -166,7 +168,7 @@ function changesThroughApi(dir: string, objects: KubeObject[], slices: KubeObjec
 /** Client -> node (the agent) -> server with the measured service's 10 endpoint addresses. */
 async function connectTopology(): Promise<{ node: string; client: string; server: string; endpoints: string[]; cleanup(): void }> {
   const tag = crypto.randomBytes(2).toString('hex');
-  const [node, client, server] = ['n', 'c', 's'].map((r) => createNamedNetns(`weft-bench-sc${r}-${tag}`));
+  const [node, client, server] = ['n', 'c', 's'].map((r) => createBenchNetns(`weft-bench-sc${r}-${tag}`));
   const endpoints = Array.from({ length: ENDPOINTS }, (_, i) => `10.250.2.${11 + i}`);
   try {
     writeSysctl(node, 'net.ipv4.ip_forward', 1);
@@ -191,10 +193,10 @@ async function connectTopology(): Promise<{ node: string; client: string; server
       });
     }
   } catch (err) {
-    for (const ns of [node, client, server]) deleteNamedNetns(ns);
+    for (const ns of [node, client, server]) deleteBenchNetns(ns);
     throw err;
   }
-  return { node, client, server, endpoints, cleanup: () => [node, client, server].forEach((ns) => deleteNamedNetns(ns)) };
+  return { node, client, server, endpoints, cleanup: () => [node, client, server].forEach((ns) => deleteBenchNetns(ns)) };
 }
 
 /** tcpConnectRate's server listens on 5203: the service port and its endpoints' port. */
@@ -225,7 +227,7 @@ async function connectSetup(backend: Backend, others: number): Promise<{ topo: A
   const stop = async () => {
     await agent?.stop();
     topo.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeBenchDir(dir);
   };
   try {
     writeServices(manifests, others, measuredService(topo.endpoints));
@@ -256,7 +258,7 @@ interface ConnectSide {
  * (one after the other, the same code measured +26% once and -28% another time); alternating
  * spreads the drift over both. Per side: the median over runs of each run's figures.
  */
-async function connectTimes(backend: Backend, many: number): Promise<{ few: ConnectSide; many: ConnectSide }> {
+async function connectTimes(backend: Backend, many: number): Promise<{ few: ConnectSide; many: ConnectSide; runs: { sequential: ConnectTimes[]; parallel: ConnectTimes[] }[] }> {
   const sides = [await connectSetup(backend, 10)];
   try {
     sides.push(await connectSetup(backend, many));
@@ -265,6 +267,7 @@ async function connectTimes(backend: Backend, many: number): Promise<{ few: Conn
       { sequential: [], parallel: [] },
     ];
     for (let r = 0; r < CONNECT_ROUNDS; r++) {
+      step(`${backend}: connections with 10 and with ${many} other services in turn`, { i: r + 1, n: CONNECT_ROUNDS });
       for (const [i, { topo }] of sides.entries()) {
         runs[i].sequential.push(await tcpConnectTimes(topo.client, topo.server, MEASURED_IP, 1));
         runs[i].parallel.push(await tcpConnectTimes(topo.client, topo.server, MEASURED_IP, 1, PARALLEL));
@@ -272,9 +275,44 @@ async function connectTimes(backend: Backend, many: number): Promise<{ few: Conn
     }
     const summary = (xs: ConnectTimes[]): ConnectTimes => ({ perSecond: median(xs.map((x) => x.perSecond)), medianUs: median(xs.map((x) => x.medianUs)), p90Us: median(xs.map((x) => x.p90Us)) });
     const side = (i: number): ConnectSide => ({ sequential: summary(runs[i].sequential), parallel: summary(runs[i].parallel) });
-    return { few: side(0), many: side(1) };
+    return { few: side(0), many: side(1), runs };
   } finally {
     for (const s of sides) await s.stop();
+  }
+}
+
+/** The figures of one backend at one scale; targets as the table's title says. */
+function recordScale(backend: Backend, n: number, full: (SyncLog & { rssMiB: number })[], changes: SyncLog[], fromManifests: SyncLog[]): void {
+  const at = `${backend}, ${n} services`;
+  const scale = (plot: string, title: string): Scale => ({ plot, title, x: n, xLabel: 'services', series: backend });
+  const changeLimit = n >= 10_000 ? 100 : n >= 1000 ? 50 : undefined;
+  record({ name: `${at}: full sync`, unit: 'ms', samples: full.map((f) => f.durationMs), target: n >= 10_000 ? { op: '<', limit: 2000 } : undefined, notes: `${full[0].rules} kernel objects`, scale: scale('full-sync', 'Service full sync vs services') });
+  record({ name: `${at}: full sync, compile`, unit: 'ms', samples: full.map((f) => f.compileMs) });
+  record({ name: `${at}: agent RSS`, unit: 'MiB', samples: full.map((f) => f.rssMiB), scale: scale('rss', 'weft-agent --proxy: resident memory after the full sync vs services') });
+  if (changes.length === 0) return;
+  record({ name: `${at}: endpoint change to kernel`, unit: 'ms', samples: changes.map((c) => c.time), target: changeLimit ? { op: '<', limit: changeLimit } : undefined, notes: `through the Kubernetes API; ${fmt(median(changes.map((c) => c.changes)))} kernel changes`, scale: scale('change', 'One endpoint change to the kernel vs services') });
+  record({ name: `${at}: endpoint change, sync alone`, unit: 'ms', samples: changes.map((c) => c.durationMs) });
+  record({ name: `${at}: endpoint change to kernel through manifests`, unit: 'ms', samples: fromManifests.map((c) => c.time), scale: scale('change-manifests', 'One endpoint change to the kernel through the manifests directory vs services') });
+}
+
+/** The connection figures with 10 and with `many` other services; the target: nftables connect time at 10,000 within 10% of 10. */
+function recordConnects(backend: Backend, many: number, runs: { sequential: ConnectTimes[]; parallel: ConnectTimes[] }[]): void {
+  const sides = [10, many].map((others, i) => ({
+    others,
+    connect: runs[i].sequential.map((t) => t.medianUs),
+    p90: runs[i].sequential.map((t) => t.p90Us),
+    sequential: runs[i].sequential.map((t) => t.perSecond),
+    rate: runs[i].parallel.map((t) => t.perSecond),
+  }));
+  for (const [i, side] of sides.entries()) {
+    const at = `${backend}, ${side.others} other services`;
+    const base = i === 0 ? undefined : sides[0];
+    const target = backend === 'nftables' && side.others >= 10_000 ? { of: 'ratio' as const, op: '<=' as const, limit: 1.1 } : undefined;
+    const scale = (plot: string, title: string): Scale => ({ plot, title, x: side.others, xLabel: 'other services', series: backend });
+    record({ name: `${at}: connect time`, unit: 'µs', samples: side.connect, reference: base && { name: `${backend}, 10 other services`, samples: base.connect }, target, scale: scale('connect', 'Connect time to a service vs other services') });
+    record({ name: `${at}: connect time, p90`, unit: 'µs', samples: side.p90 });
+    record({ name: `${at}: connections one at a time`, unit: 'conn/s', samples: side.sequential });
+    record({ name: `${at}: connections x${PARALLEL}`, unit: 'conn/s', samples: side.rate, reference: base && { name: `${backend}, 10 other services`, samples: base.rate }, scale: scale('connect-rate', `New connections per second, ${PARALLEL} at a time, vs other services`) });
   }
 }
 
@@ -287,12 +325,14 @@ export async function benchServices(scales: number[] = [100, 1000, 10_000]): Pro
     for (const n of scales) {
       if (backend === 'iptables' && n > IPTABLES_NFT_MAX) {
         console.log(`${backend.padEnd(16)} ${String(n).padStart(8)}   not measured: the first iptables-restore of this many services took over 10 minutes here`);
+        benchNote(`${backend} at ${n} services not measured: the first iptables-restore of this many services took over 10 minutes here`);
         continue;
       }
       const { dir, manifests } = tempDir();
       try {
         const { objects, slices } = writeServices(manifests, n);
         const full: (SyncLog & { rssMiB: number })[] = [];
+        step(`${backend}, ${n} services: full sync, 3 times`);
         for (let r = 0; r < 3; r++) full.push(await fullSync(dir, backend));
         const changes = n >= 1000 ? await changesThroughApi(dir, objects, slices, backend) : [];
         const fromManifests = n >= 1000 ? await changesThroughManifests(dir, manifests, slices, backend) : [];
@@ -314,8 +354,9 @@ export async function benchServices(scales: number[] = [100, 1000, 10_000]): Pro
             ...changeCols.map((c, i) => c.padStart([10, 9, 9, 8, 10][i])),
           ].join(' '),
         );
+        recordScale(backend, n, full, changes, fromManifests);
       } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        removeBenchDir(dir);
       }
     }
   }
@@ -325,7 +366,8 @@ export async function benchServices(scales: number[] = [100, 1000, 10_000]): Pro
   const relative = (x: number, base: number) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(1)}%`;
   for (const backend of BACKENDS) {
     const manyServices = backend === 'iptables' ? IPTABLES_NFT_MAX : 10_000;
-    const { few, many } = await connectTimes(backend, manyServices);
+    const { few, many, runs } = await connectTimes(backend, manyServices);
+    recordConnects(backend, manyServices, runs);
     for (const [others, t] of [[10, few], [manyServices, many]] as const) {
       console.log(
         [

@@ -6,6 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
+import { step } from './progress';
+import { record } from './results';
 import { header, row, summarize } from './stats';
 
 /** One program start to time. */
@@ -29,11 +31,13 @@ function timeOnce(c: StartupCase): number {
  */
 export function compareStartups(title: string, cases: StartupCase[], runs: number): void {
   const samples = cases.map(() => [] as number[]);
+  step(title);
   for (let i = 0; i < runs; i++) cases.forEach((c, k) => samples[k].push(timeOnce(c)));
   const summaries = samples.map(summarize);
   console.log(`\n${title} (${runs} runs each, interleaved; ratio = to ${cases[0].name})`);
   console.log(header());
   cases.forEach((c, k) => console.log(row(c.name, summaries[k], k === 0 ? undefined : summaries[0])));
+  cases.forEach((c, k) => record({ name: c.name, unit: 'ms', samples: samples[k], reference: k === 0 ? undefined : { name: cases[0].name, samples: samples[0] } }));
 }
 
 /** `socketPath`: a running CNI server for the shim row. The single executable is in sea-startup.ts. */

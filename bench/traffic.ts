@@ -10,11 +10,12 @@ import os from 'node:os';
 import { inNetns } from '../kernel/netns';
 import { runIn } from '../lab/probe';
 import { childEnv } from '../lab/child-env';
+import { trackChild } from './cleanup';
 import { quantile } from './stats';
 
 /** Starts a process in `ns` and resolves once it printed `ready` (or after `settleMs`). */
 async function startServer(ns: string, cmd: string, args: string[], settleMs: number): Promise<{ stop(): Promise<void> }> {
-  const child = inNetns(ns, () => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() }));
+  const child = trackChild(inNetns(ns, () => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() })));
   await Promise.race([once(child.stdout!, 'data'), new Promise((r) => setTimeout(r, settleMs))]);
   return {
     async stop() {
