@@ -102,9 +102,10 @@ async function applyLevel(state: LabState, manifests: string, namespace: string,
   fs.writeFileSync(`${file}.tmp`, list(inForce));
   fs.renameSync(`${file}.tmp`, file);
   const mustChange = before !== undefined && before.level !== level;
-  // 1,000 of these policies select every lab pod: a first sync of them takes ~80 s here
-  // (739,000 set elements: every peer class times every policy's port).
-  const deadline = Date.now() + 300_000;
+  // 1,000 of these policies select every lab pod: a first sync of them takes 80-106 s here
+  // (739,000 set elements: every peer class times every policy's port), and each listing of
+  // the table to see it settle takes seconds more.
+  const deadline = Date.now() + 600_000;
   let last = await kernelShape(state);
   let stableSince = mustChange && last === before.shape ? undefined : Date.now();
   while (Date.now() < deadline) {
