@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { startCniServer, type CniServer } from '../cni/server';
 import { LocalEndpoints } from './api/endpoints';
 import type { AgentStatus } from './api/messages';
+import { Inspection, inspectionCallbacks } from './api/inspect-answers';
+import { listenForPolicyDrops, type PolicyDrops } from './drops/listen';
 import { policyAnswerer } from './api/policy-answers';
 import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
@@ -81,6 +83,8 @@ export class Agent {
   /** Health-check node ports, when services are proxied. */
   private readonly healthChecks?: HealthCheckServers;
   private readonly conntrack: ConntrackDeleter;
+  /** The policy drop log's reader (weftctl policy drops), when NetworkPolicy is enforced. */
+  private drops?: PolicyDrops;
 
   private constructor(private readonly options: AgentOptions) {
     this.metrics = options.metrics ?? new AgentMetrics();
@@ -222,6 +226,15 @@ export class Agent {
 
   private async startParts(): Promise<void> {
     const { log } = this.options;
+    const inspection = new Inspection({
+      nodeName: this.options.nodeName,
+      backend: this.options.backend,
+      cache: this.cache,
+      proxying: Boolean(this.options.compile?.proxy),
+      appliedServices: () => this.appliedServices,
+      enforcingPolicy: Boolean(this.options.compile?.networkPolicy),
+      drops: () => this.drops,
+    });
     // The API socket first: a second agent for this node fails here, before touching anything.
     this.api = await startAgentApi({
       socketPath: this.options.socketPath,
@@ -229,12 +242,17 @@ export class Agent {
       status: () => this.status(),
       ...(this.options.backend.policyCounters ? { policyCounters: () => this.options.backend.policyCounters!() } : {}),
       policyQuery: policyAnswerer(this.cache, this.options.nodeName),
+      ...inspectionCallbacks(inspection),
       afterEndpointChange: async (registered) => {
         this.metrics.localEndpoints.set(this.endpoints.size);
         if (registered) await this.waitForPodObject(registered.podNamespace, registered.podName);
         return this.reconciler.syncedAfterNow();
       },
     });
+    if (this.options.compile?.networkPolicy) {
+      this.drops = await listenForPolicyDrops({ name: inspection.dropNamer(), onError: (err) => log.warn({ err }, 'reading the policy drop log failed') });
+      if (this.drops.unavailable) log.warn({ reason: this.drops.unavailable }, 'policy drops cannot be read (weftctl policy drops)');
+    }
     if (this.options.cniSocketPath) {
       this.cni = await startCniServer({ socketPath: this.options.cniSocketPath, log: (line) => log.warn({ component: 'cni-server' }, line) });
     }
@@ -304,6 +322,7 @@ export class Agent {
     for (const s of this.sources) await s.source.stop().catch(() => undefined);
     await this.reconciler.stop();
     await Promise.all([this.api?.close(), this.cni?.close(), this.healthServer?.close(), this.healthChecks?.close()]);
+    this.drops?.close();
   }
 }
 

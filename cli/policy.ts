@@ -1,6 +1,7 @@
 /**
  * `weftctl policy ...`: NetworkPolicy as a node enforces it. `policy counters`: what each policy
  * allowed and dropped on the node, from the kernel's per-element counters (nftables backend).
+ * `drops`: the connections denied on the node as they happen (policy-drops.ts).
  * `trace`, `explain`, `matrix`, `what-if`: why a connection is allowed or denied, from the
  * agent's objects (online) or from manifests (offline: --manifests), one module each.
  */
@@ -8,6 +9,7 @@ import type { Argv } from 'yargs';
 import type { PolicyCounterMessage } from '../agent/api/messages';
 import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
 import { OUTPUT_CHOICES, printJson, table, type OutputFormat } from './output';
+import { dropsCommand } from './policy-drops';
 import { explainCommand } from './policy-explain';
 import { matrixCommand } from './policy-matrix';
 import { traceCommand } from './policy-trace';
@@ -30,8 +32,8 @@ async function counters(a: CountersArgs): Promise<void> {
 }
 
 export function policyCommand(y: Argv): Argv {
-  return y.command('policy', 'NetworkPolicy: counters on a node; trace, explain, matrix, what-if from the agent or from manifests', (p) =>
-    [traceCommand, explainCommand, matrixCommand, whatIfCommand]
+  return y.command('policy', 'NetworkPolicy: counters and drops on a node; trace, explain, matrix, what-if from the agent or from manifests', (p) =>
+    [traceCommand, explainCommand, matrixCommand, whatIfCommand, dropsCommand]
       .reduce((q, add) => add(q), p)
       .command(
         'counters',
@@ -39,6 +41,6 @@ export function policyCommand(y: Argv): Argv {
         (c) => agentOptions(c).option('output', { alias: 'o', choices: OUTPUT_CHOICES, default: 'table' as OutputFormat }),
         (a) => counters(a as CountersArgs),
       )
-      .demandCommand(1, 'which policy command? (trace, explain, matrix, what-if, counters)'),
+      .demandCommand(1, 'which policy command? (trace, explain, matrix, what-if, counters, drops)'),
   );
 }

@@ -52,3 +52,107 @@ export interface PolicyQueryResponseMessage {
   resultJson: string;
   warnings: string[];
 }
+
+/** A frontend of a service port (weftctl services). */
+export interface ServiceFrontendMessage {
+  /** "cluster IP", "external IP", "load-balancer IP" or "node port". */
+  kind: string;
+  /** Empty for a node port (served on every node-port address of the family). */
+  address: string;
+  port: number;
+  inKernel: boolean;
+}
+
+export interface ServiceEndpointMessage {
+  address: string;
+  port: number;
+  local: boolean;
+  /** "namespace/name" of the pod its EndpointSlice names; empty when none does. */
+  pod: string;
+  /** "ready", "terminating" (serving while terminating), "not ready", or "" when no slice has it any more. */
+  condition: string;
+  inKernel: boolean;
+}
+
+export interface ServicePortMessage {
+  service: string;
+  portName: string;
+  /** "TCP", "UDP", "SCTP". */
+  protocol: string;
+  family: number;
+  frontends: ServiceFrontendMessage[];
+  clusterEndpoints: ServiceEndpointMessage[];
+  /** For the external frontends (node port, external and load-balancer IPs); empty without them. */
+  externalEndpoints: ServiceEndpointMessage[];
+  anyEndpoints: boolean;
+  /** Traffic policies and affinity that shape it, in the Service's words. */
+  notes: string[];
+  /** Every frontend and endpoint of it is in the kernel. */
+  inKernel: boolean;
+}
+
+export interface ServiceProblemMessage {
+  object: string;
+  reason: string;
+}
+
+export interface ServicesResponseMessage {
+  nodeName: string;
+  backend: string;
+  nodePortAddresses: string[];
+  ports: ServicePortMessage[];
+  problems: ServiceProblemMessage[];
+}
+
+export interface RulesRequestMessage {
+  pod: string;
+  service: string;
+}
+
+export interface KernelEntryMessage {
+  location: string;
+  text: string;
+  counted: boolean;
+  packets: number;
+  bytes: number;
+  meaning: string;
+  shared: boolean;
+  missing: boolean;
+}
+
+export interface RulesObjectMessage {
+  kind: 'pod' | 'service';
+  name: string;
+  addresses: string[];
+  entries: KernelEntryMessage[];
+}
+
+export interface RulesResponseMessage {
+  nodeName: string;
+  backend: string;
+  rulesLocation: string;
+  objects: RulesObjectMessage[];
+}
+
+export interface PolicyDropsRequestMessage {
+  follow: boolean;
+  pod: string;
+}
+
+export interface PolicyDropMessage {
+  firstSeenUnixMs: number;
+  lastSeenUnixMs: number;
+  packets: number;
+  direction: string;
+  family: number;
+  protocol: string;
+  source: string;
+  sourcePort: number;
+  sourcePod: string;
+  destination: string;
+  destinationPort: number;
+  destinationPod: string;
+  pod: string;
+  policies: string[];
+  tcpFlags: string;
+}

@@ -9,7 +9,20 @@ import type { LocalEndpoints } from './endpoints';
 import type { PolicyCounter } from '../dataplane/policy-state';
 import type { PolicyQuery, PolicyReply } from '../../policy/explain/answer';
 import { NotFoundError, QueryError } from '../../policy/explain/query';
-import type { AgentStatus, EndpointMessage, PolicyCounterMessage, PolicyQueryMessage, PolicyQueryResponseMessage } from './messages';
+import { InspectError } from '../inspect/errors';
+import type { DropsView } from './inspect-answers';
+import type {
+  AgentStatus,
+  EndpointMessage,
+  PolicyCounterMessage,
+  PolicyDropMessage,
+  PolicyDropsRequestMessage,
+  PolicyQueryMessage,
+  PolicyQueryResponseMessage,
+  RulesRequestMessage,
+  RulesResponseMessage,
+  ServicesResponseMessage,
+} from './messages';
 import { policyQueryOf } from './policy-query';
 import { agentService } from './proto';
 
@@ -27,6 +40,12 @@ export interface AgentApiOptions {
   policyCounters?: () => Promise<PolicyCounter[]>;
   /** Answers a policy question from the agent's objects; throws QueryError for a bad question. */
   policyQuery?: (query: PolicyQuery) => PolicyReply;
+  /** The proxied services checked against the kernel (weftctl services); throws InspectError. */
+  services?: (namespace: string) => Promise<ServicesResponseMessage>;
+  /** The kernel rules and elements of a pod or Service (weftctl rules); throws InspectError. */
+  rules?: (request: RulesRequestMessage) => Promise<RulesResponseMessage>;
+  /** The drops a weftctl policy drops request asks for; throws InspectError. */
+  policyDrops?: (request: { pod: string }) => DropsView;
 }
 
 export interface AgentApi {
@@ -51,6 +70,50 @@ function answerPolicyQuery(answer: AgentApiOptions['policyQuery'], request: Poli
   done(null, { resultJson: JSON.stringify(reply.result), warnings: reply.warnings });
 }
 
+/** An inspection's answer, or its error: InspectError says which, anything else is the agent's fault (INTERNAL). */
+function answerInspection<T>(answer: (() => Promise<T>) | undefined, done: grpc.sendUnaryData<T>): void {
+  if (!answer) return done({ code: grpc.status.UNIMPLEMENTED, details: 'this agent does not answer this' });
+  answer().then(
+    (reply) => done(null, reply),
+    (err: Error) => {
+      const code = err instanceof InspectError ? grpc.status[err.code] : grpc.status.INTERNAL;
+      done({ code, details: code === grpc.status.INTERNAL ? `answering failed: ${err.message}` : err.message });
+    },
+  );
+}
+
+/**
+ * A PolicyDrops stream: the recent drops, then with `follow` each new one until the client
+ * cancels or the server closes (`following` holds the ends of open streams for that).
+ */
+function streamDrops(options: AgentApiOptions, call: grpc.ServerWritableStream<PolicyDropsRequestMessage, PolicyDropMessage>, following: Set<() => void>): void {
+  let view: DropsView;
+  try {
+    if (!options.policyDrops) throw new InspectError('UNIMPLEMENTED', 'this agent does not report policy drops');
+    view = options.policyDrops({ pod: call.request.pod });
+  } catch (err) {
+    const code = err instanceof InspectError ? grpc.status[err.code] : grpc.status.INTERNAL;
+    call.emit('error', { code, details: (err as Error).message });
+    return;
+  }
+  // Headers now: a follower knows the request was accepted before any drop comes.
+  call.sendMetadata(new grpc.Metadata());
+  for (const drop of view.recent) call.write(drop);
+  if (!call.request.follow) {
+    call.end();
+    return;
+  }
+  const stop = view.follow((drop) => call.write(drop));
+  const end = () => {
+    stop();
+    following.delete(end);
+    call.end();
+  };
+  following.add(end);
+  call.on('cancelled', end);
+  call.on('error', end);
+}
+
 export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi> {
   const { socketPath, endpoints } = options;
   const answerAfterChange = (done: grpc.sendUnaryData<object>, registered?: { podNamespace: string; podName: string }) => {
@@ -62,6 +125,7 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
   };
   await claimSocketPath(socketPath);
   const server = new grpc.Server();
+  const following = new Set<() => void>();
   server.addService(agentService().service, {
     Status: (_call: grpc.ServerUnaryCall<unknown, AgentStatus>, done: grpc.sendUnaryData<AgentStatus>) => done(null, options.status()),
     RegisterEndpoint: (call: grpc.ServerUnaryCall<{ endpoint?: EndpointMessage }, object>, done: grpc.sendUnaryData<object>) => {
@@ -88,6 +152,11 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
     },
     PolicyQuery: (call: grpc.ServerUnaryCall<PolicyQueryMessage, PolicyQueryResponseMessage>, done: grpc.sendUnaryData<PolicyQueryResponseMessage>) =>
       answerPolicyQuery(options.policyQuery, call.request, done),
+    Services: (call: grpc.ServerUnaryCall<{ namespace: string }, ServicesResponseMessage>, done: grpc.sendUnaryData<ServicesResponseMessage>) =>
+      answerInspection(options.services && (() => options.services!(call.request.namespace)), done),
+    Rules: (call: grpc.ServerUnaryCall<RulesRequestMessage, RulesResponseMessage>, done: grpc.sendUnaryData<RulesResponseMessage>) =>
+      answerInspection(options.rules && (() => options.rules!(call.request)), done),
+    PolicyDrops: (call: grpc.ServerWritableStream<PolicyDropsRequestMessage, PolicyDropMessage>) => streamDrops(options, call, following),
     UnregisterEndpoint: (call: grpc.ServerUnaryCall<{ containerId: string; interface: string }, object>, done: grpc.sendUnaryData<object>) => {
       if (endpoints.unregister(call.request.containerId, call.request.interface)) answerAfterChange(done);
       else done(null, {});
@@ -101,6 +170,8 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
     socketPath,
     close: () =>
       new Promise<void>((resolve) => {
+        // Streams that follow drops end only when asked: the shutdown would wait for them forever.
+        for (const end of [...following]) end();
         server.tryShutdown(() => {
           fs.rmSync(socketPath, { force: true });
           resolve();

@@ -112,6 +112,12 @@ function ruleMatches(words: readonly string[], p: Packet, sets: Map<string, Desi
         target = words[++i];
         goto = w === '-g';
         continue;
+      // The drop log: a rate limit (matches while under it) and NFLOG's options.
+      case '--limit':
+      case '--nflog-prefix':
+      case '--nflog-group':
+        i++;
+        continue;
       default:
         throw new Error(`the interpreter does not know ${w} (in ${words.join(' ')})`);
     }
@@ -140,7 +146,8 @@ function traverse(r: IptablesRendering, family: 'ipv4' | 'ipv6', table: string, 
       continue;
     }
     at = { chain: at.chain, index: at.index + 1 };
-    if (!m || m.target === undefined) continue;
+    // NFLOG logs and goes on, like a rule without a target.
+    if (!m || m.target === undefined || m.target === 'NFLOG') continue;
     if (m.target === 'DROP') return 'DROP';
     if (!chains.has(m.target)) throw new Error(`target ${m.target} is not a chain`);
     if (!m.goto) stack.push(at);
@@ -220,10 +227,15 @@ test('nothing to do, nothing rendered: no guard without a bridge, no policy chai
   const r = renderIptables({ nodeName: 'n', localPods: pods, policy: { ingress: { isolated: [P1], anyPeer: [], classes: [] }, egress: EMPTY_DIRECTION, problems: [] } }, 'WEFT');
   t.deepEqual(
     r.chains.ipv4.map((c) => c.name),
-    ['WEFT-FORWARD', 'WEFT-INGRESS'],
+    ['WEFT-FORWARD', 'WEFT-INGRESS', 'WEFT-INGRESS-DROP'],
   );
   t.deepEqual(r.chains.ipv6, []);
-  t.deepEqual(r.chains.ipv4[1].rules, [['-m', 'comment', '--comment', 'ingress not allowed by any policy', '-j', 'DROP']]);
+  t.deepEqual(r.chains.ipv4[1].rules, [['-m', 'comment', '--comment', 'ingress not allowed by any policy', '-j', 'WEFT-INGRESS-DROP']]);
+  // Every denied packet is logged (rate-limited) before it is dropped, as iptables-save prints the rules.
+  t.deepEqual(r.chains.ipv4[2].rules, [
+    ['-m', 'limit', '--limit', '100/sec', '-m', 'comment', '--comment', 'ingress not allowed by any policy: logged (at most 100/s)', '-j', 'NFLOG', '--nflog-prefix', 'weft-drop ingress', '--nflog-group', '22342'],
+    ['-m', 'comment', '--comment', 'ingress not allowed by any policy', '-j', 'DROP'],
+  ]);
 });
 
 test('the bridge guard: sources in raw PREROUTING, destinations from FORWARD and OUTPUT, one set of pod addresses per family', (t) => {

@@ -160,6 +160,15 @@ export class IptablesBackend implements DataPlaneBackend {
   }
 
   /**
+   * weft's chains (the tables it writes in, per family, rules with their counters) and sets as
+   * the kernel has them now, for inspection (weftctl services, rules).
+   */
+  async listKernel(): Promise<{ names: IptablesNames; families: { family: IpFamily; tables: SavedTable[] }[]; sets: SavedIpset[] }> {
+    const families = await Promise.all(this.families.map(async (ipt) => ({ family: ipt.family, tables: await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t))) })));
+    return { names: this.names, families, sets: await this.savedSets(false) };
+  }
+
+  /**
    * weft's sets. When it wants none, a node without ipset (no binary, no kernel support) has
    * none to clean up either: that is not an error there.
    */

@@ -39,13 +39,16 @@
  * allows returns there and still meets ingress (same-node pod to pod traffic is subject to both).
  * Established and related packets return first, so replies of allowed connections always pass.
  * The search tree and the local chains are entered with -g (goto), so their RETURN returns past
- * the direction chain, as an allowance; each of them ends in DROP, so nothing falls through.
+ * the direction chain, as an allowance; each of them ends in a drop, so nothing falls through.
+ * Every drop goes through one chain per direction (PREFIX-INGRESS-DROP), which logs the packet
+ * to NFLOG through a rate limit (agent/drops/log-rules.ts) for weftctl policy drops, then drops it.
  */
 import { canonicalElement, type IpsetFamily } from '../../../kernel/ipset';
 import { parseAddress } from '../../../ipam/address';
 import type { Allowance, DirectionPolicy, NodePolicy, PortRange } from '../../dataplane/policy-state';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
 import { familyOf, type Direction, type Family, type IptablesNames } from './names';
+import { DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE } from '../../drops/log-rules';
 
 /** Port ranges up to this many ports are expanded into set elements; wider ones get a rule. */
 export const EXPANDED_RANGE_MAX = 16;
@@ -64,7 +67,7 @@ export const ND_EXEMPT = true;
 const comment = (text: string) => ['-m', 'comment', '--comment', text];
 const ipsetFamily = (f: Family): IpsetFamily => (f === 4 ? 'inet' : 'inet6');
 
-const WORDS: Record<Direction, { noun: string; peer: string; local: 'src' | 'dst'; peerFlag: 'src' | 'dst'; chain: string }> = {
+const WORDS: Record<Direction, { noun: 'ingress' | 'egress'; peer: string; local: 'src' | 'dst'; peerFlag: 'src' | 'dst'; chain: string }> = {
   e: { noun: 'egress', peer: 'destination', local: 'src', peerFlag: 'dst', chain: 'EGRESS' },
   i: { noun: 'ingress', peer: 'source', local: 'dst', peerFlag: 'src', chain: 'INGRESS' },
 };
@@ -192,6 +195,15 @@ class DirectionRenderer {
     }
   }
 
+  /** Where every denied packet of the direction goes: logged (rate-limited), then dropped. */
+  private get dropChain(): string {
+    return this.names.chain(`${this.w.chain}-DROP`);
+  }
+
+  private drop(): string[] {
+    return [...comment(`${this.w.noun} not allowed by any policy`), '-j', this.dropChain];
+  }
+
   private set(name: string, type: DesiredIpset['type'], elements: Iterable<string>, role: DesiredIpset['role'] = 'allow'): string {
     this.sets.push({ name, type, family: ipsetFamily(this.f), elements: [...elements], role });
     return name;
@@ -216,9 +228,18 @@ class DirectionRenderer {
     }
     const wide = [...this.wide.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     if (wide.length > 0) rules.push(['-g', this.tree(wide, 0, wide.length - 1)]);
-    else rules.push([...comment(`${w.noun} not allowed by any policy`), '-j', 'DROP']);
+    else rules.push(this.drop());
     const chain = names.chain(w.chain);
     this.chains.push({ table: 'filter', name: chain, rules });
+    this.chains.push({
+      table: 'filter',
+      name: this.dropChain,
+      rules: [
+        // Rate-limited per rule: a flood of denied packets cannot flood the log (agent/drops/log-rules.ts).
+        ['-m', 'limit', '--limit', `${DROP_LOG_RATE}/sec`, ...comment(`${w.noun} not allowed by any policy: logged (at most ${DROP_LOG_RATE}/s)`), '-j', 'NFLOG', '--nflog-prefix', DROP_LOG_PREFIX[w.noun], '--nflog-group', String(DROP_LOG_GROUP)],
+        [...comment(`${w.noun} not allowed by any policy`), '-j', 'DROP'],
+      ],
+    });
     return [['-m', 'set', '--match-set', isoSet, w.local, ...comment(`local pods isolated for ${w.noun}`), '-j', chain]];
   }
 
@@ -229,7 +250,7 @@ class DirectionRenderer {
     const rules: string[][] = [];
     if (last - first + 1 <= TREE_LEAF_SIZE) {
       for (let i = first; i <= last; i++) rules.push([w.local === 'src' ? '-s' : '-d', `${wide[i].local}/${f === 4 ? 32 : 128}`, '-g', this.localChain(wide[i])]);
-      rules.push([...comment(`${w.noun} not allowed by any policy`), '-j', 'DROP']);
+      rules.push(this.drop());
     } else {
       const mid = (first + last) >> 1;
       const left = this.tree(wide, first, mid);
@@ -253,7 +274,7 @@ class DirectionRenderer {
       const s = this.set(names.localSet(d, x.local, key, f), 'hash:net', nets);
       rules.push([...dportWords(range), '-m', 'set', '--match-set', s, w.peerFlag, ...comment(`${w.noun} of ${x.local}: a port range with these ${w.peer}s`), '-j', 'RETURN']);
     }
-    rules.push([...comment(`${w.noun} not allowed by any policy`), '-j', 'DROP']);
+    rules.push(this.drop());
     const name = names.localChain(d, x.local);
     this.chains.push({ table: 'filter', name, rules });
     return name;

@@ -7,7 +7,7 @@
  * times what writing a change does. A failed apply, and the periodic resync (`fromKernel`),
  * read the kernel again.
  */
-import type { Nft, TableObjects, TableRef } from '../../../kernel/nft';
+import type { Nft, Ruleset, TableObjects, TableRef } from '../../../kernel/nft';
 import type { ApplyOptions, ApplyOutcome, DataPlaneBackend, NodeState } from '../../dataplane/node-state';
 import { committedListing, countRules, diffTable } from './diff';
 import type { CountedElement, DesiredTable } from './desired';
@@ -41,6 +41,14 @@ export class NftablesBackend implements DataPlaneBackend {
     this.committed = { listing: committedListing(this.table, desired), desired };
     this.counted = desired.counted ?? [];
     return { changes: tx.size, rules: countRules(desired) };
+  }
+
+  /**
+   * weft's table as the kernel has it now, for inspection (weftctl services, rules): chains,
+   * sets and elements (one nft run), and with `rules` also each rule's text and counters.
+   */
+  async listKernel(rules = false): Promise<TableObjects | Ruleset | undefined> {
+    return rules ? this.nft.listRuleset(this.table) : this.nft.listObjects(this.table);
   }
 
   /** Packets and bytes each policy allowed and dropped since its elements were written. */

@@ -8,7 +8,8 @@
  *   2. the peer address in the class verdict map (interval keys: the class CIDRs), which jumps
  *      to the class's chain;
  *   3. there, `(local address, protocol, port)` and the local address in the class's two sets.
- * Whatever is not accepted by then is dropped (and counted). Established and related packets
+ * Whatever is not accepted by then is dropped (and counted), and logged to NFLOG through a rate
+ * limit (agent/drops/log-rules.ts) for weftctl policy drops. Established and related packets
  * are accepted first, so replies of allowed connections always pass and a long-lived flow pays
  * one conntrack lookup per packet.
  *
@@ -29,6 +30,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Allowance, DirectionPolicy, NodePolicy } from '../../dataplane/policy-state';
 import type { CountedElement, DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
+import { DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE } from '../../drops/log-rules';
 
 type Family = 4 | 6;
 type Direction = 'in' | 'out';
@@ -161,6 +163,9 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
       sets.push({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, flags: ['interval'], comment: `${words.peer} address -> its class chain`, elements: classMaps[family] });
       rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows` });
     }
+    // What reaches this point is dropped: logged first (rate-limited) for weftctl policy drops.
+    const logged = DROP_LOG_PREFIX[words.noun];
+    rules.push({ rule: `limit rate ${DROP_LOG_RATE}/second log prefix "${logged}" group ${DROP_LOG_GROUP}`, comment: `${words.noun} not allowed by any policy: logged (at most ${DROP_LOG_RATE}/s)` });
     // Dropped, counted per local address (so per isolating policy); the last rule catches
     // nothing while the two sets agree, and is there so that the chain ends in a drop whatever.
     const dropSet = `pol-${d}-dropped-v${family}`;

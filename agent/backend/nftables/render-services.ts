@@ -287,8 +287,11 @@ function renderFamily(f: Family, services: NodeServices, parts: FamilyTotals, ou
   const portMap = 'inet_proto . inet_service : verdict';
   const lookup = `${ip(f)} daddr . meta l4proto . th dport`;
   const sorted = (xs: Iterable<string>) => [...xs].sort();
+  // Frontend elements count what they matched (the first packets of connections, as NAT sees
+  // them; refused ones for services without endpoints): weftctl rules shows them per service.
+  const counted = new Set([MAPS.serviceIps(f), MAPS.nodePorts(f), MAPS.noEndpoints(f), MAPS.noEndpointNodePorts(f)]);
   const map = (name: string, type: string, comment: string, typeOf?: string): DesiredSet =>
-    groupedSet({ kind: 'map', name, type, comment, ...(typeOf !== undefined ? { typeof: typeOf } : {}) }, parts.of(name));
+    groupedSet({ kind: 'map', name, type, comment, ...(typeOf !== undefined ? { typeof: typeOf } : {}), ...(counted.has(name) ? { counter: true } : {}) }, parts.of(name));
   // The endpoint maps are declared by expressions (numgen's integer has no type name), one per
   // protocol: DNAT to a port needs the protocol, which nft takes from the map's declaration and
   // checks (`meta l4proto tcp`) before the lookup. (`th dport` there would serve every protocol,
