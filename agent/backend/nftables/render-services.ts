@@ -97,7 +97,6 @@ class FamilyParts {
     if (!list) this.elements.set(map, (list = []));
     list.push(element);
   }
-
 }
 
 /**
