@@ -26,7 +26,7 @@ import { syntheticCluster } from './policy-cluster';
 import { step } from './progress';
 import { record, type Scale } from './results';
 import { fmt, quantile } from './stats';
-import { median, syncLogs, type SyncLog } from './sync-log';
+import { changeToKernel, median, syncLogs, type SyncLog } from './sync-log';
 
 type Backend = 'nftables' | 'iptables';
 const LOCAL_NODE = 'node-0';
@@ -64,15 +64,6 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
   }
 }
 
-/** Hands `object` to the agent's source (`file`: its override file in a manifests directory) and waits for the sync that applied it. */
-async function changeToKernel(agent: AgentProcess, put: (file: string, object: KubeObject) => void, file: string, object: KubeObject): Promise<SyncLog> {
-  const seen = syncLogs(agent).length;
-  const t0 = Date.now();
-  put(file, object);
-  const applied = await eventually('the change in the kernel', () => syncLogs(agent).slice(seen).find((l) => l.changes > 0), 20_000);
-  return { ...applied, time: applied.time - t0 };
-}
-
 /** A new pod of the same deployment on the same node, with a fresh address. */
 function replicaOf(pod: KubeObject, i: number): KubeObject {
   const ip = `${(pod.status!.podIP as string).split('.').slice(0, 3).join('.')}.${200 + i}`;
@@ -99,11 +90,11 @@ async function changesToKernel(pods: KubeObject[], start: (ns: string) => Promis
         step('one change at a time, to the kernel', { i: i + 1, n: CHANGES });
         if (i % 2 === 0) {
           // A deployment scales up on another node: its new pod's address joins an existing class.
-          byKind.replica.push(await changeToKernel(agent, put, `zz-replica-${i}.json`, replicaOf(remote, i)));
+          byKind.replica.push(await changeToKernel(agent, () => put(`zz-replica-${i}.json`, replicaOf(remote, i)), 20_000));
         } else {
           // A pod relabelled so that no other pod matches the same rules: a class of its own.
           const [pod, file] = i % 4 === 1 ? [local, 'zz-local.json'] : [remote, 'zz-remote.json'];
-          byKind.flip.push(await changeToKernel(agent, put, file, withTier(pod, i % 8 < 4 ? 'backend' : 'frontend')));
+          byKind.flip.push(await changeToKernel(agent, () => put(file, withTier(pod, i % 8 < 4 ? 'backend' : 'frontend')), 20_000));
         }
         await new Promise((r) => setTimeout(r, 200)); // no coalescing with the next change
       }

@@ -29,7 +29,7 @@ import { step } from './progress';
 import { benchNote, record, type Scale } from './results';
 import { BENCH_NODE, serviceCluster, sliceObject } from './service-cluster';
 import { fmt, quantile } from './stats';
-import { median, syncLogs, type SyncLog } from './sync-log';
+import { changeToKernel, median, syncLogs, type SyncLog } from './sync-log';
 import { tcpConnectTimes, type ConnectTimes } from './traffic';
 
 /**
@@ -131,11 +131,7 @@ async function endpointChanges(slices: KubeObject[], start: (ns: string) => Prom
         const slice = slices[(Math.floor(i / 2) * 7919) % slices.length];
         const endpoints = slice.endpoints as unknown[];
         const changed = i % 2 === 0 ? { ...slice, endpoints: endpoints.slice(1) } : slice;
-        const seen = syncLogs(agent).length;
-        const t0 = Date.now();
-        change(changed);
-        const applied = await eventually('the change in the kernel', () => syncLogs(agent).slice(seen).find((l) => l.changes > 0), 30_000);
-        out.push({ ...applied, time: applied.time - t0 });
+        out.push(await changeToKernel(agent, () => change(changed)));
         await new Promise((r) => setTimeout(r, 200)); // no coalescing with the next change
       }
       return out;
