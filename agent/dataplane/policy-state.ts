@@ -62,13 +62,77 @@ export interface PolicyProblem {
   reason: string;
 }
 
+/**
+ * What a ClusterNetworkPolicy tier does with a packet: `accept` and `drop` are final for the
+ * direction; `pass` hands it on (after the Admin tier to NetworkPolicy, after the Baseline tier
+ * to the default, allowed). A Pass rule and "no rule of the tier matches" are both `pass`.
+ */
+export type TierVerdict = 'accept' | 'drop' | 'pass';
+
+/** Destination ports of one protocol whose verdict is this one. */
+export interface TierPortRange extends PortRange {
+  verdict: TierVerdict;
+  /** The rule that decides it ("Admin deny-z ingress rule 2"); absent for `pass` by no rule. */
+  rule?: string;
+}
+
+/**
+ * What a tier decides for one local pod address and the peers of one class (a tier's first
+ * matching rule, over every policy of the tier in order, resolved at compile time: a packet
+ * meets the outcome, not the rules).
+ */
+export interface TierDecision {
+  /** A local pod address (bare, canonical; IPv4 or IPv6). */
+  localIp: string;
+  /** The verdict for every protocol and port `ports` does not list (ICMP included). */
+  other: TierVerdict;
+  /** The rule deciding `other`; absent when it is `pass` by no rule. */
+  otherRule?: string;
+  /** TCP, UDP and SCTP port ranges whose verdict differs from `other`: sorted, disjoint. */
+  ports: TierPortRange[];
+}
+
+/** Peer addresses every rule of the tier treats alike (as PeerClass for NetworkPolicy). */
+export interface TierClass {
+  /** Canonical and stable while the class means the same (names kernel objects). */
+  key: string;
+  /** Disjoint CIDRs (either family). */
+  cidrs: string[];
+  /** One per local address with a verdict other than `pass` everywhere; sorted by address. */
+  decide: TierDecision[];
+}
+
+/** One tier of ClusterNetworkPolicy in one direction, as this node enforces it. */
+export interface TierDirection {
+  /**
+   * Local pod addresses a policy of the tier selects and has rules of this direction for,
+   * sorted. Packets of other addresses pass the tier untouched.
+   */
+  subjects: string[];
+  /** Sorted by key. A peer address in no class matches no rule: the tier passes it. */
+  classes: TierClass[];
+}
+
+export interface TierPolicy {
+  ingress: TierDirection;
+  egress: TierDirection;
+}
+
 export interface NodePolicy {
   ingress: DirectionPolicy;
   egress: DirectionPolicy;
+  /**
+   * ClusterNetworkPolicy tiers: Admin is consulted before NetworkPolicy, Baseline after it
+   * (only for addresses NetworkPolicy does not isolate in that direction). Absent: no policy
+   * of the tier selects a local pod.
+   */
+  admin?: TierPolicy;
+  baseline?: TierPolicy;
   problems: PolicyProblem[];
 }
 
 export const EMPTY_DIRECTION: DirectionPolicy = { isolated: [], anyPeer: [], classes: [] };
+export const EMPTY_TIER_DIRECTION: TierDirection = { subjects: [], classes: [] };
 
 /** Packets and bytes. */
 export interface PacketCount {
