@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- OPTIONS]`: every benchmark, each figure next to its reference measured in
  * the same run. Each bench prints its tables on stdout and records its figures (results.ts);
- * the run writes them as JSON to bench/results/<date>.json, and a full run writes the report
- * with its plots to bench/RESULTS.md. Progress goes to stderr. Work happens in namespaces and
+ * the run writes them as JSON to bench/results/<date>.json, and a full run writes the report to
+ * bench/RESULTS.md, its plots to bench/plots/ and its JSON to bench/RESULTS.json (committed: the
+ * latest report, and the baseline for --compare). Progress goes to stderr. Work happens in namespaces and
  * directories of the run's own, removed at the end, also on Ctrl-C or SIGTERM (cleanup.ts).
  *
  *   --only LIST          benches or groups, comma-separated: cni, dataplane, policy, services, cli,
@@ -14,9 +15,13 @@
  *   --report             a partial run writes its report too: bench/results/<date>.md
  *   --compare OLD.json   after the run, every figure against OLD.json's
  *   --with NEW.json      with --compare: compare two files, run nothing
+ *   --merge A.json,B.json  run nothing: partial runs of one tree (merge.ts) as one; when together
+ *                        they hold every bench, the report goes to bench/RESULTS.md as after a
+ *                        full run
  *   --results-dir DIR    where the JSON goes (default bench/results)
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -27,6 +32,7 @@ import { benchAgentScale } from './agent-scale';
 import { createBenchNetns, deleteBenchNetns, installCleanup, interrupted, trackChild } from './cleanup';
 import { benchAttach } from './cni-attach';
 import { compareResults, formatComparison } from './compare';
+import { mergeResults } from './merge';
 import { benchOverlayPaths } from './overlay-paths';
 import { benchPolicyCompile } from './policy-compile';
 import { benchPolicyDatapath } from './policy-datapath';
@@ -159,14 +165,24 @@ async function main(): Promise<void> {
     compare(oldFile, readResults(newFile), newFile);
     return;
   }
-  const benches = selectBenches(option('only'));
-  installCleanup();
-  const results = await runBenches(benches);
+  const merge = option('merge');
   const resultsDir = option('results-dir') ?? path.join(BENCH_DIR, 'results');
-  const file = writeResults(resultsDir, results);
-  console.log(`\nresults: ${file}`);
+  let results: RunResults;
+  let file: string;
+  if (merge) {
+    results = mergeResults(merge.split(',').map((f) => readResults(f)));
+    file = writeResults(resultsDir, results);
+    console.log(`merged: ${file}`);
+  } else {
+    const benches = selectBenches(option('only'));
+    installCleanup();
+    results = await runBenches(benches);
+    file = writeResults(resultsDir, results);
+    console.log(`\nresults: ${file}`);
+  }
   if (results.complete) {
-    writeReport(results, path.join(BENCH_DIR, 'RESULTS.md'), path.join(BENCH_DIR, 'results', 'plots'));
+    writeReport(results, path.join(BENCH_DIR, 'RESULTS.md'), path.join(BENCH_DIR, 'plots'));
+    fs.copyFileSync(file, path.join(BENCH_DIR, 'RESULTS.json'));
     console.log(`report: ${path.join(BENCH_DIR, 'RESULTS.md')}`);
   } else if (flag('report')) {
     const base = path.join(resultsDir, stamp(new Date(results.date)));
