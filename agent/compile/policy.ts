@@ -2,15 +2,15 @@
  * NetworkPolicy for this node from the object cache: Namespace, Pod, Node, NetworkPolicy and
  * ClusterNetworkPolicy objects distilled into policy/'s plain input, merged with the node's
  * local pods (a local pod with no Pod object in the cache is one the CNI plugin registered
- * before the object arrived: policy/ isolates it with nothing allowed). Pure. The agent's own
- * cache holds no ClusterNetworkPolicy yet (it does not watch the kind); manifests read for
- * policy questions may.
+ * before the object arrived: policy/ isolates it with nothing allowed). Pure, but for the memory
+ * of the last compile per node that lets unchanged parts stay the same objects.
  */
 import type { ObjectCache } from '../cache';
 import type { NodePolicy } from '../dataplane/policy-state';
 import type { LocalPod } from '../dataplane/node-state';
 import type { KubeObject } from '../objects';
 import { compileNodePolicy } from '../../policy/compile';
+import { PolicyInterner } from '../../policy/intern';
 import type { ContainerPort, PolicyInput, PolicyNode, PolicyPod } from '../../policy/input';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -109,6 +109,11 @@ export function policyInputFromCache(cache: ObjectCache, localPods: readonly Loc
   };
 }
 
+/** The last compile per node, so that what did not change is the same objects (policy/intern.ts). */
+const interners = new Map<string, PolicyInterner>();
+
 export function compileNodePolicyFromCache(cache: ObjectCache, localPods: LocalPod[], nodeName: string): NodePolicy {
-  return compileNodePolicy(policyInputFromCache(cache, localPods, nodeName), nodeName);
+  let interner = interners.get(nodeName);
+  if (!interner) interners.set(nodeName, (interner = new PolicyInterner()));
+  return interner.intern(compileNodePolicy(policyInputFromCache(cache, localPods, nodeName), nodeName));
 }

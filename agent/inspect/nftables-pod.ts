@@ -26,7 +26,7 @@ const byPolicies = (e: ElementInfo) => (e.comment ? ` (by ${e.comment})` : '');
 function classPeers(listing: NftListing): Map<string, string[]> {
   const peers = new Map<string, string[]>();
   for (const s of listing.sets.values()) {
-    if (!/^pol-(in|out)-classes-v[46]$/.test(s.name)) continue;
+    if (!/^pol-(in|out)-(classes|hosts)-v[46]$/.test(s.name)) continue;
     for (const e of s.elements) {
       const chain = /^(?:jump|goto) (\S+)$/.exec(e.value?.[0] ?? '')?.[1];
       if (chain) peers.set(chain, [...(peers.get(chain) ?? []), e.key[0]]);
@@ -47,6 +47,7 @@ function policyMeaning(d: string, kind: string, family: 4 | 6, e: ElementInfo, w
       return { meaning: `${w.direction} of ${words.pod} ${w.from} any ${w.peer} allowed on ${portsText(e.key)}${byPolicies(e)}`, shared: false };
     case 'any-all':
       return { meaning: `${w.direction} of ${words.pod} ${w.from} any ${w.peer} allowed on every port${byPolicies(e)}`, shared: false };
+    case 'hosts':
     case 'classes': {
       const chain = /^(?:jump|goto) pol-\w+-c([0-9a-f]+)$/.exec(e.value?.[0] ?? '')?.[1] ?? '?';
       const role = d === 'in' ? `a source of ingress to this node's isolated pods` : `a destination of egress from this node's isolated pods`;
@@ -83,7 +84,7 @@ export function nftPodEntries(listing: NftListing, words: PodWords): KernelEntry
   const used = new Set<string>();
   for (const set of listing.sets.values()) {
     const kind = set.type.includes(' : ') ? 'map' : 'set';
-    const isClassMap = /^pol-(in|out)-classes-v[46]$/.test(set.name);
+    const isClassMap = /^pol-(in|out)-(classes|hosts)-v[46]$/.test(set.name);
     for (const e of set.elements) {
       const mine = [...e.key, ...(e.value ?? [])].some((part) => isOneOf(part, words.addresses)) || (isClassMap && containsOneOf(e.key[0], words.addresses));
       if (!mine) continue;

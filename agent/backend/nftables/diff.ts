@@ -156,7 +156,10 @@ export function diffTable(table: TableRef, desired: DesiredTable, current: Table
       continue;
     }
     if (filledByPackets(set)) continue;
-    const { haveRest, wantRest } = changedElements(set, have, committedSets?.get(set.name));
+    const committedSet = committedSets?.get(set.name);
+    // The very set committed last time (a renderer keeps what did not change): nothing to compare.
+    if (committedSet === set) continue;
+    const { haveRest, wantRest } = changedElements(set, have, committedSet);
     if (haveRest.length === 0 && wantRest.length === 0) continue;
     const want = new Map(wantRest.map((e) => [elementSignature(e), e]));
     const present = new Set(haveRest.map((e) => elementSignature(e)));

@@ -5,7 +5,7 @@
  * lookups, whatever the number of policies, pods or namespaces:
  *   1. `(local address, protocol, port)` in the any-peer port set, the local address in the
  *      any-peer "all traffic" set;
- *   2. the peer address in the class verdict map (interval keys: the class CIDRs), which jumps
+ *   2. the peer address in the class verdict maps (single addresses, then ranges), which jumps
  *      to the class's chain;
  *   3. there, `(local address, protocol, port)` and the local address in the class's two sets.
  * Whatever is not accepted by then is dropped (and counted), and logged to NFLOG through a rate
@@ -28,8 +28,8 @@
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { Allowance, DirectionPolicy, NodePolicy } from '../../dataplane/policy-state';
-import type { CountedElement, DesiredChain, DesiredElement, DesiredRule, DesiredSet } from './desired';
+import type { Allowance, DirectionPolicy, NodePolicy, PeerClass } from '../../dataplane/policy-state';
+import { groupedSet, type CountedElement, type DesiredChain, type DesiredElement, type DesiredRule, type DesiredSet } from './desired';
 import { DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE } from '../../drops/log-rules';
 
 type Family = 4 | 6;
@@ -73,20 +73,43 @@ interface AllowanceSets {
   allPolicies: string[][];
 }
 
+/** The elements of one allowance: (local, proto, ports) per port range, or local alone for 'all'. */
+interface AllowanceElements {
+  family: Family;
+  all: boolean;
+  elements: DesiredElement[];
+}
+
+/**
+ * Kept per allowance object: the compiler hands out the very same objects for allowances that
+ * did not change (policy/intern.ts), so their elements are the objects committed last time and
+ * the diff passes them by identity.
+ */
+const allowanceMemo = new WeakMap<Allowance, AllowanceElements>();
+
+function elementsOfAllowance(a: Allowance): AllowanceElements {
+  let out = allowanceMemo.get(a);
+  if (!out) {
+    const comment = a.policies.join(',').slice(0, 120) || undefined;
+    const withComment = comment ? { comment } : {};
+    out =
+      a.ports === 'all'
+        ? { family: familyOf(a.localIp), all: true, elements: [{ key: [a.localIp], ...withComment }] }
+        : { family: familyOf(a.localIp), all: false, elements: a.ports.map((r) => ({ key: [a.localIp, r.protocol, portText(r.first, r.last)], ...withComment })) };
+    allowanceMemo.set(a, out);
+  }
+  return out;
+}
+
 /** Elements for one family: (local, proto, ports) for port allowances, local alone for 'all'. */
 function allowanceElements(allow: readonly Allowance[], family: Family): AllowanceSets {
   const out: AllowanceSets = { ports: [], all: [], portPolicies: [], allPolicies: [] };
   for (const a of allow) {
-    if (familyOf(a.localIp) !== family) continue;
-    const comment = a.policies.join(',').slice(0, 120) || undefined;
-    if (a.ports === 'all') {
-      out.all.push({ key: [a.localIp], ...(comment ? { comment } : {}) });
-      out.allPolicies.push(a.policies);
-      continue;
-    }
-    for (const r of a.ports) {
-      out.ports.push({ key: [a.localIp, r.protocol, portText(r.first, r.last)], ...(comment ? { comment } : {}) });
-      out.portPolicies.push(a.policies);
+    const rendered = elementsOfAllowance(a);
+    if (rendered.family !== family) continue;
+    for (const e of rendered.elements) {
+      (rendered.all ? out.all : out.ports).push(e);
+      (rendered.all ? out.allPolicies : out.portPolicies).push(a.policies);
     }
   }
   return out;
@@ -124,6 +147,46 @@ const DIRECTION_WORDS: Record<Direction, { noun: 'ingress' | 'egress'; peer: str
   out: { noun: 'egress', peer: 'destination' },
 };
 
+interface RenderedClass {
+  sets: DesiredSet[];
+  chain: DesiredChain;
+  counted: CountedElement[];
+  /** The class's elements of the family's verdict maps: single addresses, and wider ranges. */
+  mapElements: Record<Family, { hosts: DesiredElement[]; ranges: DesiredElement[] }>;
+}
+
+/** Per class object (a class appears in one direction only: its key says which). */
+const classMemo = new WeakMap<PeerClass, RenderedClass>();
+
+function renderClass(d: Direction, c: PeerClass): RenderedClass {
+  let out = classMemo.get(c);
+  if (!out) {
+    const name = classChainName(d, c.key);
+    const own = allowanceSetsAndRules(d, c.allow, name, `${DIRECTION_WORDS[d].noun} allowed for ${DIRECTION_WORDS[d].peer} class ${classId(c.key)}`);
+    const mapElements: RenderedClass['mapElements'] = { 4: { hosts: [], ranges: [] }, 6: { hosts: [], ranges: [] } };
+    for (const cidr of c.cidrs) {
+      const key = nftPrefix(cidr);
+      mapElements[familyOf(cidr)][key.includes('/') ? 'ranges' : 'hosts'].push({ key: [key], value: [`jump ${name}`] });
+    }
+    out = { sets: own.sets, chain: { name, rules: own.rules }, counted: own.counted, mapElements };
+    classMemo.set(c, out);
+  }
+  return out;
+}
+
+/** Per list of addresses (the compiler keeps the list while it is unchanged): one element each, per family. */
+const addressMemo = new WeakMap<readonly string[], Record<Family, DesiredElement[]>>();
+
+function addressElements(addresses: readonly string[], family: Family): DesiredElement[] {
+  let out = addressMemo.get(addresses);
+  if (!out) {
+    out = { 4: [], 6: [] };
+    for (const a of addresses) out[familyOf(a)].push({ key: [a] });
+    addressMemo.set(addresses, out);
+  }
+  return out[family];
+}
+
 function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy {
   const words = DIRECTION_WORDS[d];
   const sets: DesiredSet[] = [];
@@ -140,28 +203,41 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
   sets.push(...anyPeer.sets);
   counted.push(...anyPeer.counted);
 
-  // Classes: one chain each, reached through the family's verdict map on the peer address.
-  const classMaps: Record<Family, DesiredElement[]> = { 4: [], 6: [] };
+  // Classes: one chain each, reached through the family's verdict maps on the peer address:
+  // single addresses (pods, mostly) in a plain map, wider ranges in an interval map. nft reads
+  // every single-field interval map of the table back before it changes any element (nft
+  // 1.0.6), and pod addresses are most of the elements: kept out of the interval map, an
+  // update does not pay for reading thousands of them. A class's pieces are disjoint from every
+  // other's, so at most one of the two maps has the peer. The elements are grouped by class: a
+  // class that did not change is the group committed last time, and the diff does not look into it.
+  const classMaps: Record<Family, { hosts: DesiredElement[][]; ranges: DesiredElement[][] }> = { 4: { hosts: [], ranges: [] }, 6: { hosts: [], ranges: [] } };
   for (const c of policy.classes) {
-    const chain = classChainName(d, c.key);
-    const own = allowanceSetsAndRules(d, c.allow, chain, `${words.noun} allowed for ${words.peer} class ${classId(c.key)}`);
+    const own = renderClass(d, c);
     sets.push(...own.sets);
     counted.push(...own.counted);
-    chains.push({ name: chain, rules: own.rules });
-    for (const cidr of c.cidrs) classMaps[familyOf(cidr)].push({ key: [nftPrefix(cidr)], value: [`jump ${chain}`] });
+    chains.push(own.chain);
+    for (const family of [4, 6] as const) {
+      for (const part of ['hosts', 'ranges'] as const) if (own.mapElements[family][part].length > 0) classMaps[family][part].push(own.mapElements[family][part]);
+    }
   }
 
   for (const family of [4, 6] as const) {
     const isolated = policy.isolated.filter((a) => familyOf(a) === family);
     if (isolated.length === 0) continue;
     const isolatedSet = `pol-${d}-isolated-v${family}`;
-    sets.push({ kind: 'set', name: isolatedSet, type: addrType(family), comment: `local pods isolated for ${words.noun}`, elements: isolated.map((a) => ({ key: [a] })) });
+    const isolatedElements = addressElements(policy.isolated, family);
+    sets.push({ kind: 'set', name: isolatedSet, type: addrType(family), comment: `local pods isolated for ${words.noun}`, elements: isolatedElements });
     const chain = `pol-${d}-v${family}`;
     const rules = anyPeer.rules.filter((r) => r.rule.startsWith(`${ip(family)} `));
-    if (classMaps[family].length > 0) {
+    if (classMaps[family].hosts.length > 0) {
+      const map = `pol-${d}-hosts-v${family}`;
+      sets.push(groupedSet({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, comment: `${words.peer} address -> its class chain` }, classMaps[family].hosts));
+      rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows (single addresses)` });
+    }
+    if (classMaps[family].ranges.length > 0) {
       const map = `pol-${d}-classes-v${family}`;
-      sets.push({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, flags: ['interval'], comment: `${words.peer} address -> its class chain`, elements: classMaps[family] });
-      rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows` });
+      sets.push(groupedSet({ kind: 'map', name: map, type: `${addrType(family)} : verdict`, flags: ['interval'], comment: `${words.peer} range -> its class chain` }, classMaps[family].ranges));
+      rules.push({ rule: `${ip(family)} ${peerField(d)} vmap @${map}`, comment: `what the ${words.peer}'s class allows (ranges)` });
     }
     // What reaches this point is dropped: logged first (rate-limited) for weftctl policy drops.
     const logged = DROP_LOG_PREFIX[words.noun];
@@ -169,7 +245,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
     // Dropped, counted per local address (so per isolating policy); the last rule catches
     // nothing while the two sets agree, and is there so that the chain ends in a drop whatever.
     const dropSet = `pol-${d}-dropped-v${family}`;
-    sets.push({ kind: 'set', name: dropSet, type: addrType(family), counter: true, comment: `${words.noun} drops per local pod`, elements: isolated.map((a) => ({ key: [a] })) });
+    sets.push({ kind: 'set', name: dropSet, type: addrType(family), counter: true, comment: `${words.noun} drops per local pod`, elements: isolatedElements });
     for (const a of isolated) counted.push({ set: dropSet, key: [a], direction: words.noun, verdict: 'dropped', policies: policy.isolatedBy?.[a] ?? [] });
     rules.push({ rule: `${ip(family)} ${localField(d)} @${dropSet} drop`, comment: `${words.noun} not allowed by any policy` });
     rules.push({ rule: 'counter drop', comment: `${words.noun} not allowed by any policy` });
