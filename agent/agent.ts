@@ -287,6 +287,11 @@ export class Agent {
         this.metrics.watchRestarts.inc({ kind: event.kind });
         log.warn({ source: state.source.description, kind: event.kind, reason: event.reason }, 'watch restarted');
         return;
+      case 'KIND_SERVED':
+        // Most clusters do not install the ClusterNetworkPolicy CRD: info, not a warning.
+        if (event.served) log.info({ source: state.source.description, kind: event.kind, detail: event.detail }, 'kind now served (its CRD was installed): watching it');
+        else log.info({ source: state.source.description, kind: event.kind, detail: event.detail }, 'kind not served (its CRD is not installed): none of its objects, looking again periodically');
+        return;
       default:
         if (this.cache.apply(event)) {
           this.metrics.setObjectCounts(this.cache.counts());

@@ -4,22 +4,27 @@
  * from `spec`/`status`. validateObject turns untrusted input into a typed object or a reason.
  */
 
-/** The kinds the agent watches. */
-export const WATCHED_KINDS = ['NetworkPolicy', 'Service', 'EndpointSlice', 'Pod', 'Namespace', 'Node'] as const;
+/**
+ * The kinds the agent watches. ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) is served
+ * by a CRD most clusters do not install: the Kubernetes source treats it as optional (see
+ * agent/sources/kube-watch.ts, KIND_PATHS).
+ */
+export const WATCHED_KINDS = ['NetworkPolicy', 'Service', 'EndpointSlice', 'Pod', 'Namespace', 'Node', 'ClusterNetworkPolicy'] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];
 
-/**
- * Every kind weft reads: the watched ones, and ClusterNetworkPolicy, which only policy questions
- * read from manifests for now. The agent neither watches nor enforces it yet (issue #10): a
- * Kubernetes source must survive a cluster without its CRD, and the agent's RBAC must grant it.
- */
-export type ObjectKind = WatchedKind | 'ClusterNetworkPolicy';
+/** Every kind weft reads: the watched ones. */
+export type ObjectKind = WatchedKind;
 
-/** What `weftctl policy ... --manifests` reads: the watched kinds and ClusterNetworkPolicy. */
-export const POLICY_QUESTION_KINDS: readonly ObjectKind[] = [...WATCHED_KINDS, 'ClusterNetworkPolicy'];
+/** What `weftctl policy ... --manifests` reads: what the agent reads. */
+export const POLICY_QUESTION_KINDS: readonly ObjectKind[] = WATCHED_KINDS;
 
 /** Kinds that are not namespaced. */
 const CLUSTER_SCOPED: ReadonlySet<ObjectKind> = new Set(['Namespace', 'Node', 'ClusterNetworkPolicy']);
+
+/** A kind whose objects have no namespace. */
+export function isClusterScoped(kind: ObjectKind): boolean {
+  return CLUSTER_SCOPED.has(kind);
+}
 
 export interface ObjectMeta {
   name: string;

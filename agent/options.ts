@@ -11,6 +11,8 @@ export interface AgentCliOptions {
   source: 'kube' | 'manifests';
   manifests: string;
   kubeconfig?: string;
+  /** Seconds between looks for a CRD that is not installed (--source kube). */
+  crdRecheckInterval: number;
   socket: string;
   cniSocket: string;
   backend: 'nftables' | 'iptables';
@@ -57,6 +59,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     })
     .option('manifests', { type: 'string', default: '/etc/weft/manifests', describe: 'manifests directory (--source manifests)' })
     .option('kubeconfig', { type: 'string', describe: 'kubeconfig file (--source kube); in-cluster credentials when absent' })
+    .option('crd-recheck-interval', {
+      type: 'number',
+      default: 60,
+      describe: 'seconds between looks for the ClusterNetworkPolicy CRD while it is not installed (--source kube): installed later, it is picked up without a restart',
+    })
     .option('socket', { type: 'string', default: '/run/weft/agent.sock', describe: 'gRPC API unix socket (mode 0600)' })
     .option('cni-socket', { type: 'string', default: '/run/weft/cni.sock', describe: 'CNI server socket for weft-cni-shim; "" disables it' })
     .option('backend', { choices: ['nftables', 'iptables'] as const, default: 'nftables' as const, describe: 'how rules are written' })
@@ -104,6 +111,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       if (!/^[A-Za-z][A-Za-z0-9_-]{0,20}$/.test(a.table)) throw new Error(`invalid --table ${JSON.stringify(a.table)} (letters, digits, - and _, at most 21)`);
       if (a['health-listen'] !== '' && !parseHostPort(a['health-listen'])) throw new Error(`invalid --health-listen ${JSON.stringify(a['health-listen'])} (HOST:PORT)`);
       if (!(a['resync-interval'] >= 0)) throw new Error('--resync-interval must be >= 0');
+      if (!(a['crd-recheck-interval'] > 0)) throw new Error('--crd-recheck-interval must be > 0');
       return true;
     })
     .strict()
@@ -116,6 +124,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     source,
     manifests: parsed.manifests,
     kubeconfig: parsed.kubeconfig,
+    crdRecheckInterval: parsed['crd-recheck-interval'],
     socket: parsed.socket,
     cniSocket: parsed['cni-socket'],
     backend: parsed.backend,

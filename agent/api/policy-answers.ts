@@ -10,8 +10,8 @@ import type { KubeObject, WatchedKind } from '../objects';
 import { answerPolicyQuery, type PolicyQuery, type PolicyReply } from '../../policy/explain/answer';
 import { PolicyModel } from '../../policy/explain/model';
 
-/** The kinds a model is made of (Nodes play no part in a policy verdict). */
-const MODEL_KINDS: readonly WatchedKind[] = ['Namespace', 'Pod', 'NetworkPolicy', 'Service', 'EndpointSlice'];
+/** The kinds a model is made of (Nodes for ClusterNetworkPolicy `nodes` peers). */
+const MODEL_KINDS: readonly WatchedKind[] = ['Namespace', 'Pod', 'NetworkPolicy', 'ClusterNetworkPolicy', 'Node', 'Service', 'EndpointSlice'];
 
 export class CachedPolicyModel {
   private model?: PolicyModel;

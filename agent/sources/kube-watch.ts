@@ -18,20 +18,30 @@
  *  - it has no "initial list delivered" signal: its list is processed synchronously just before
  *    it opens the watch, so our Watch being asked to open one right after a list is that signal;
  *  - stop() does not end a list in flight (it would then open a watch): ours aborts the list and
- *    refuses to open watches once stopped.
+ *    refuses to open watches once stopped;
+ *  - an optional kind (served by a CRD most clusters do not install) answers 404 where the CRD
+ *    is absent: ours takes that as "no objects", delivered like any list (so that it holds no
+ *    one up and deletes what the kind had, the CRD having been removed), opens no watch, and
+ *    lists again every absentRecheckMs, so that a CRD installed later is picked up. A watch of
+ *    it answered 404 (the CRD removed while watched) lists again to find out.
  */
 import { HttpMethod, IsomorphicFetchHttpLibrary, ListWatch, RequestContext, Watch, type KubernetesListObject, type ResponseContext } from '@kubernetes/client-node';
-import { validateObject, type KubeObject, type WatchedKind } from '../objects';
+import { isClusterScoped, validateObject, type KubeObject, type WatchedKind } from '../objects';
 import type { SourceKubeConfig } from './kube-config';
 
-/** Where each kind is listed and watched (all namespaces). */
-export const KIND_PATHS: Readonly<Record<WatchedKind, { apiVersion: string; path: string }>> = {
+/**
+ * Where each kind is listed and watched (all namespaces). `optional`: served by a CRD that a
+ * cluster may not have installed; its absence (404) is no error.
+ */
+export const KIND_PATHS: Readonly<Record<WatchedKind, { apiVersion: string; path: string; optional?: true }>> = {
   NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', path: '/apis/networking.k8s.io/v1/networkpolicies' },
   Service: { apiVersion: 'v1', path: '/api/v1/services' },
   EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices' },
   Pod: { apiVersion: 'v1', path: '/api/v1/pods' },
   Namespace: { apiVersion: 'v1', path: '/api/v1/namespaces' },
   Node: { apiVersion: 'v1', path: '/api/v1/nodes' },
+  // kubernetes-sigs/network-policy-api's CRD: not part of Kubernetes itself.
+  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', path: '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', optional: true },
 };
 
 export interface KindWatchOptions {
@@ -39,6 +49,8 @@ export interface KindWatchOptions {
   watchTimeoutSeconds: () => number;
   backoff: { initialMs: number; maxMs: number };
   listTimeoutMs: number;
+  /** How often an optional kind that is not served (its CRD not installed) is listed again. */
+  absentRecheckMs: number;
 }
 
 export interface KindWatchEvents {
@@ -47,6 +59,8 @@ export interface KindWatchEvents {
   restarted(reason: string): void;
   /** The kind's list (the first, or a relist) has been delivered. */
   listed(): void;
+  /** An optional kind is not served (404), or is served again after that: once per change. */
+  served(served: boolean, detail: string): void;
 }
 
 /** A watch that ends normally this soon, with no event in it, counts as a failure (it backs off). */
@@ -107,6 +121,11 @@ export class KindWatch {
    */
   private gones = 0;
   private retryTimer?: NodeJS.Timeout;
+  /**
+   * Whether the API server serves the kind, as last found: undefined until a list says it is
+   * not (only optional kinds are ever not served), false while it is not.
+   */
+  private served?: boolean;
 
   constructor(
     readonly kind: WatchedKind,
@@ -149,6 +168,16 @@ export class KindWatch {
     return this.stopped;
   }
 
+  /**
+   * The last list found the kind not served: ListWatch, which has just delivered that empty
+   * list, must not open a watch (it would get 404 too); the kind is listed again later instead.
+   */
+  notServedRecheck(): boolean {
+    if (this.served !== false) return false;
+    this.later(this.options.absentRecheckMs, () => this.listWatch.start().catch((e: unknown) => this.failed(e)));
+    return true;
+  }
+
   /** ListWatch is about to open a watch: if it just listed, that list has been delivered. */
   watchOpening(): void {
     if (!this.listReturned) return;
@@ -187,6 +216,13 @@ export class KindWatch {
       this.events.restarted(`resourceVersion ${rv} is too old (410 Gone): listing again${delayMs ? ` in ${delayMs} ms` : ''}`);
       return { err, delayMs };
     }
+    if (err && this.optional && statusOf(err) === 404) {
+      // The CRD was removed while watched. ListWatch lists again only after a 410: said so, it
+      // relists, and the list finds out (not served: its objects are deleted). Counted with
+      // the 410s, so that a server whose lists and watches disagree is not hammered.
+      const delayMs = this.gones++ === 0 ? 0 : this.backoff(this.gones - 2);
+      return { err: new StatusError(`watch at resourceVersion ${rv}: HTTP 404, the resource is no longer served`, 410), delayMs };
+    }
     if (err) return { err: new StatusError(`watch at resourceVersion ${rv} failed: ${describeError(err)}`, statusOf(err)), delayMs: 0 };
     if (durationMs < SHORT_WATCH_MS && events === 0) return { err: new Error(`the server ended the watch at once (after ${durationMs} ms, no events)`), delayMs: 0 };
     this.watchProgressed();
@@ -223,6 +259,10 @@ export class KindWatch {
 
   // --- internals --------------------------------------------------------------------------------
 
+  private get optional(): boolean {
+    return KIND_PATHS[this.kind].optional === true;
+  }
+
   private check(raw: unknown): { ok: true; object: KubeObject } | { ok: false; reason: string } {
     if (!isRecord(raw)) return { ok: false, reason: 'not an object' };
     if (raw.kind !== undefined && raw.kind !== this.kind) return { ok: false, reason: `kind ${JSON.stringify(raw.kind)} in the ${this.kind} watch` };
@@ -233,8 +273,7 @@ export class KindWatch {
   private identity(raw: unknown): { name: string; namespace?: string } | undefined {
     if (!isRecord(raw) || !isRecord(raw.metadata) || typeof raw.metadata.name !== 'string') return undefined;
     const ns = raw.metadata.namespace;
-    const namespaced = this.kind !== 'Namespace' && this.kind !== 'Node';
-    if (!namespaced) return { name: raw.metadata.name };
+    if (isClusterScoped(this.kind)) return { name: raw.metadata.name };
     if (ns !== undefined && typeof ns !== 'string') return undefined;
     return { name: raw.metadata.name, namespace: ns ?? 'default' };
   }
@@ -272,6 +311,7 @@ export class KindWatch {
       } catch {
         // not a Status object: the start of the body says enough
       }
+      if (response.httpStatusCode === 404 && this.optional) return this.notServed(message);
       throw new StatusError(`list failed: HTTP ${response.httpStatusCode} ${message}`, response.httpStatusCode);
     }
     const body: unknown = JSON.parse(text);
@@ -285,7 +325,27 @@ export class KindWatch {
     // The server serves us again; a fresh list is no progress of the watch (see gones).
     this.failures = 0;
     this.listReturned = true;
+    if (this.served === false) {
+      this.served = true;
+      this.events.served(true, `${KIND_PATHS[this.kind].path} is served`);
+    }
     return { metadata: { resourceVersion }, items };
+  }
+
+  /**
+   * An optional kind's list answered 404: no objects. The empty list makes ListWatch delete
+   * what it held (the CRD was removed); it is delivered (listed(), so SYNCED) the first time
+   * and whenever the kind was served before, not on every recheck that finds nothing new.
+   */
+  private notServed(message: string): KubernetesListObject<KubeObject> {
+    this.failures = 0;
+    this.gones = 0;
+    this.listReturned = this.served !== false;
+    if (this.served !== false) {
+      this.served = false;
+      this.events.served(false, `${KIND_PATHS[this.kind].path}: HTTP 404 ${message}`);
+    }
+    return { metadata: { resourceVersion: '' }, items: [] };
   }
 
   /** The delay before attempt `n` (from 0): initial, doubling, capped, plus up to 20% jitter to spread many agents' retries. */
@@ -336,6 +396,11 @@ class GuardedWatch extends Watch {
       return controller;
     }
     owner.watchOpening();
+    if (owner.notServedRecheck()) {
+      const controller = new AbortController();
+      controller.abort();
+      return controller;
+    }
     const params = { ...queryParams, ...owner.watchParams() };
     const began = Date.now();
     let events = 0;

@@ -1,8 +1,9 @@
 /**
- * The Kubernetes API as an object source: lists and watches the six kinds weft-agent consumes,
- * in all namespaces, one KindWatch each (the client library's ListWatch, hardened; see
+ * The Kubernetes API as an object source: lists and watches the kinds weft-agent consumes, in
+ * all namespaces, one KindWatch each (the client library's ListWatch, hardened; see
  * kube-watch.ts), and announces SYNCED once every kind's initial list has been delivered, and
- * again after each later relist (410 Gone), when that kind's state has converged.
+ * again after each later relist (410 Gone), when that kind's state has converged. A kind whose
+ * CRD is not installed (ClusterNetworkPolicy, in most clusters) counts as listed, with no objects.
  */
 import { WATCHED_KINDS, type WatchedKind } from '../objects';
 import { loadKubeConfig, type KubeConfigSource, type SourceKubeConfig } from './kube-config';
@@ -20,10 +21,13 @@ export interface KubeSourceOptions extends KubeConfigSource {
   backoff?: { initialMs: number; maxMs: number };
   /** Limit for one list request. */
   listTimeoutMs?: number;
+  /** How often a kind whose CRD is not installed is looked for again (default 60 s). */
+  absentRecheckMs?: number;
 }
 
 const DEFAULT_BACKOFF = { initialMs: 200, maxMs: 10_000 };
 const DEFAULT_LIST_TIMEOUT_MS = 60_000;
+const DEFAULT_ABSENT_RECHECK_MS = 60_000;
 
 export class KubeSource implements ObjectSource {
   readonly description: string;
@@ -42,10 +46,11 @@ export class KubeSource implements ObjectSource {
       watchTimeoutSeconds: fixed !== undefined ? () => fixed : () => 300 + Math.floor(Math.random() * 300),
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       listTimeoutMs: options.listTimeoutMs ?? DEFAULT_LIST_TIMEOUT_MS,
+      absentRecheckMs: options.absentRecheckMs ?? DEFAULT_ABSENT_RECHECK_MS,
     };
   }
 
-  /** Starts all six watches; resolves once each has made its first attempt (failures keep retrying). */
+  /** Starts every kind's watch; resolves once each has made its first attempt (failures keep retrying). */
   async start(onEvent: (event: SourceEvent) => void): Promise<void> {
     if (this.started) throw new Error(`${this.description}: already started`);
     this.started = true;
@@ -56,6 +61,7 @@ export class KubeSource implements ObjectSource {
           skipped: (where, reason) => onEvent({ type: 'SKIPPED', where, reason }),
           restarted: (reason) => onEvent({ type: 'WATCH_RESTARTED', kind, reason }),
           listed: () => this.onListed(kind, onEvent),
+          served: (served, detail) => onEvent({ type: 'KIND_SERVED', kind, served, detail }),
         }),
     );
     await Promise.all(this.watches.map((w) => w.start()));

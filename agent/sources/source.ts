@@ -13,7 +13,12 @@ export type SourceEvent =
   /** Something was skipped; everything else keeps flowing. */
   | { type: 'SKIPPED'; where: string; reason: string }
   /** A watch ended abnormally and was restarted (relist after 410 Gone, dropped connection...). */
-  | { type: 'WATCH_RESTARTED'; kind: WatchedKind; reason: string };
+  | { type: 'WATCH_RESTARTED'; kind: WatchedKind; reason: string }
+  /**
+   * An optional kind (one a CRD serves, which a cluster may not install) stopped or started being
+   * served: said once per change, not on every check. While it is not served it has no objects.
+   */
+  | { type: 'KIND_SERVED'; kind: WatchedKind; served: boolean; detail: string };
 
 export interface ObjectSource {
   /** A name for logs and status ("manifests /etc/weft/manifests", "kube https://..."). */

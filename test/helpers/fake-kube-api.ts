@@ -4,7 +4,8 @@
  * newline-delimited events, 410 Gone for a compacted history, bookmarks, timeoutSeconds) for the
  * kinds weft-agent watches, so the real client library is exercised end to end. Tests drive it
  * through controls: change objects, drop connections, compact history, go down and come back,
- * serve malformed objects. It checks the bearer token from the kubeconfig it writes.
+ * serve malformed objects, uninstall and install a CRD's kind. It checks the bearer token from the
+ * kubeconfig it writes.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ export interface FakeResource {
   namespaced: boolean;
 }
 
-/** The resources served: the six kinds weft-agent watches. */
+/** The resources served: the kinds weft-agent watches. */
 export const FAKE_RESOURCES: readonly FakeResource[] = [
   { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', plural: 'networkpolicies', namespaced: true },
   { kind: 'Service', apiVersion: 'v1', plural: 'services', namespaced: true },
@@ -28,6 +29,8 @@ export const FAKE_RESOURCES: readonly FakeResource[] = [
   { kind: 'Pod', apiVersion: 'v1', plural: 'pods', namespaced: true },
   { kind: 'Namespace', apiVersion: 'v1', plural: 'namespaces', namespaced: false },
   { kind: 'Node', apiVersion: 'v1', plural: 'nodes', namespaced: false },
+  // A CRD's (kubernetes-sigs/network-policy-api): served until uninstall().
+  { kind: 'ClusterNetworkPolicy', apiVersion: 'policy.networking.k8s.io/v1alpha2', plural: 'clusternetworkpolicies', namespaced: false },
 ];
 
 /** An object as tests hand it in: kind and name are required, everything else is passed through. */
@@ -110,6 +113,8 @@ export class FakeKubeApi {
   private goneAs: 'event' | 'status' = 'event';
   private downMode?: DownMode;
   private rawCount = 0;
+  /** Plurals of the resources not served (a CRD not installed): 404 to lists and watches. */
+  private readonly notInstalled = new Set<string>();
   private listening = false;
   private netns?: string;
   private portNumber = 0;
@@ -167,6 +172,7 @@ export class FakeKubeApi {
   /** Creates an object (or replaces one of the same name: MODIFIED); returns it as stored. */
   add(obj: FakeObject): FakeObject {
     const resource = this.resourceOf(obj.kind);
+    if (this.notInstalled.has(resource.plural)) throw new Error(`add: ${obj.kind} is not installed`);
     const namespace = resource.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
     const key = namespace ? `${namespace}/${obj.metadata.name}` : obj.metadata.name;
     const objects = this.objectsOf(resource);
@@ -247,6 +253,32 @@ export class FakeKubeApi {
   removeRaw(kind: string, handle: string): void {
     this.objectsOf(this.resourceOf(kind)).delete(handle);
     this.bump();
+  }
+
+  // --- CRDs -----------------------------------------------------------------------------------
+
+  /**
+   * Stops serving a kind, as deleting its CRD does: the API server deletes its objects first
+   * (DELETED events to open watches), then ends the watches, and from then on lists and watches
+   * of it get 404 until install(). `silently`: the objects vanish without events, as a client
+   * that was disconnected meanwhile would find (it learns only from the 404).
+   */
+  uninstall(kind: string, options: { silently?: boolean } = {}): void {
+    const resource = this.resourceOf(kind);
+    const objects = this.objectsOf(resource);
+    for (const [key, stored] of [...objects]) {
+      if (options.silently) objects.delete(key);
+      else if (isRecord(stored.object) && isRecord(stored.object.metadata)) this.remove(kind, stored.object.metadata.name as string, stored.namespace);
+      else this.removeRaw(kind, key);
+    }
+    this.notInstalled.add(resource.plural);
+    this.bump();
+    this.closeWatches(kind);
+  }
+
+  /** Serves a kind again (its CRD installed), with no objects. */
+  install(kind: string): void {
+    this.notInstalled.delete(this.resourceOf(kind).plural);
   }
 
   // --- connections ----------------------------------------------------------------------------
@@ -424,6 +456,8 @@ export class FakeKubeApi {
     if (req.method !== 'GET') return reply(405, status(405, 'MethodNotAllowed', `${req.method} is not served`));
     if (req.headers.authorization !== `Bearer ${this.token}`) return reply(401, status(401, 'Unauthorized', 'Unauthorized'));
     if (!resource || (namespace !== undefined && !resource.namespaced)) return reply(404, status(404, 'NotFound', `no resource at ${url.pathname}`));
+    // The API server's answer for a resource no CRD defines.
+    if (this.notInstalled.has(resource.plural)) return reply(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     if (!watch) return reply(200, this.listBody(resource, namespace));
 
     const from = query.resourceVersion ?? '';

@@ -13,6 +13,9 @@ import type { SourceEvent } from '../../agent/sources/source';
 import { FakeKubeApi, type FakeObject } from '../helpers/fake-kube-api';
 import { tempDir } from '../helpers/tmp';
 
+/** How many kinds are watched: one list and one watch each. */
+const KINDS = WATCHED_KINDS.length;
+
 /** Small backoff so that recoveries take milliseconds; the shape (doubling, capped) is the default's. */
 const BACKOFF = { initialMs: 20, maxMs: 200 };
 
@@ -38,6 +41,8 @@ const describe = (e: SourceEvent): string => {
       return `SKIPPED ${e.where}`;
     case 'WATCH_RESTARTED':
       return `RESTARTED ${e.kind}`;
+    case 'KIND_SERVED':
+      return `${e.served ? 'SERVED' : 'NOT SERVED'} ${e.kind}`;
     default:
       return `${e.type} ${objectKey(e.object)}`;
   }
@@ -99,6 +104,10 @@ function pod(name: string, namespace = 'shop', labels: Record<string, string> = 
   return { kind: 'Pod', metadata: { name, namespace, labels }, spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x' }] }, status: { podIP: '10.244.1.7' } };
 }
 
+function clusterPolicy(name: string, priority = 10): FakeObject {
+  return { kind: 'ClusterNetworkPolicy', metadata: { name }, spec: { tier: 'Admin', priority, subject: { namespaces: {} }, ingress: [{ action: 'Deny', from: [{ namespaces: { matchLabels: { team: 'z' } } }] }] } };
+}
+
 interface Fixture {
   api: FakeKubeApi;
   source: KubeSource;
@@ -120,7 +129,7 @@ async function startSynced(f: Fixture): Promise<void> {
   await f.rec.until('SYNCED', () => f.rec.has('SYNCED'));
 }
 
-test('initial list of all six kinds (kind and apiVersion restored on list items), then one SYNCED; watches ask for bookmarks and a timeout', async (t) => {
+test('initial list of every kind (kind and apiVersion restored on list items), then one SYNCED; watches ask for bookmarks and a timeout', async (t) => {
   const f = await fixture(t, { watchTimeoutSeconds: 120 });
   const { api, rec } = f;
   api.add({ kind: 'Namespace', metadata: { name: 'shop' } });
@@ -129,11 +138,13 @@ test('initial list of all six kinds (kind and apiVersion restored on list items)
   api.add({ kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.96.0.10', ports: [{ port: 80 }] } });
   api.add({ kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.244.1.7'] }] });
   api.add({ kind: 'NetworkPolicy', metadata: { name: 'deny', namespace: 'shop' }, spec: { podSelector: {} } });
+  api.add(clusterPolicy('guard'));
 
   t.is(f.source.description, `kube ${api.url}`);
   await startSynced(f);
   const synced = rec.described().indexOf('SYNCED');
   t.deepEqual(rec.described().slice(0, synced).sort(), [
+    'ADDED ClusterNetworkPolicy/guard',
     'ADDED EndpointSlice/shop/web-1',
     'ADDED Namespace/shop',
     'ADDED NetworkPolicy/shop/deny',
@@ -142,12 +153,20 @@ test('initial list of all six kinds (kind and apiVersion restored on list items)
     'ADDED Service/shop/web',
   ]);
   const versions = Object.fromEntries(rec.events.flatMap((e) => (e.type === 'ADDED' ? [[e.object.kind, e.object.apiVersion]] : [])));
-  t.deepEqual(versions, { Namespace: 'v1', Node: 'v1', Pod: 'v1', Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', NetworkPolicy: 'networking.k8s.io/v1' });
+  t.deepEqual(versions, {
+    Namespace: 'v1',
+    Node: 'v1',
+    Pod: 'v1',
+    Service: 'v1',
+    EndpointSlice: 'discovery.k8s.io/v1',
+    NetworkPolicy: 'networking.k8s.io/v1',
+    ClusterNetworkPolicy: 'policy.networking.k8s.io/v1alpha2',
+  });
   // Top-level fields (EndpointSlice keeps its data there) and status survive.
   const slice = rec.events.find((e) => e.type === 'ADDED' && e.object.kind === 'EndpointSlice');
   t.deepEqual(slice?.type === 'ADDED' ? slice.object.endpoints : undefined, [{ addresses: ['10.244.1.7'] }]);
 
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
   t.is(rec.count('SYNCED'), 1);
   for (const kind of WATCHED_KINDS) {
     t.is(api.lists(kind).length, 1, kind);
@@ -194,7 +213,7 @@ test('a watch the server ends at its timeoutSeconds resumes from its resourceVer
   await until('two more Pod watches', () => api.watchRequests('Pod').length >= before + 2);
   t.true(rec.has('ADDED Pod/shop/b'));
   t.deepEqual(rec.restarts(), [], 'a timeout is not a restart');
-  t.is(api.lists().length, 6, 'no relist after a timeout');
+  t.is(api.lists().length, KINDS, 'no relist after a timeout');
   const resumed = api.watchRequests('Pod').slice(before + 1);
   t.true(resumed.every((r) => r.resourceVersion === api.get('Pod', 'b', 'shop')?.metadata.resourceVersion), JSON.stringify(resumed));
   t.is(rec.count('SYNCED'), 1);
@@ -205,7 +224,7 @@ test('a dropped watch is reported, and resumes from its last resourceVersion wit
   const { api, rec } = f;
   api.add(pod('a'));
   await startSynced(f);
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
 
   // Drop every connection mid-stream; changes made meanwhile arrive when the watches resume.
   const mark = rec.events.length;
@@ -213,11 +232,11 @@ test('a dropped watch is reported, and resumes from its last resourceVersion wit
   api.add(pod('c'));
   api.remove('Pod', 'a', 'shop');
   await rec.until('the changes made while dropped', () => rec.has('ADDED Pod/shop/c', mark) && rec.has('DELETED Pod/shop/a', mark));
-  await rec.until('a restart reported per kind', () => rec.restarts(undefined, mark).length >= 6);
+  await rec.until('a restart reported per kind', () => rec.restarts(undefined, mark).length >= KINDS);
   t.deepEqual(kindsOf(rec.restarts(undefined, mark)), [...WATCHED_KINDS].sort());
-  await until('six watches open again', () => api.openWatches() === 6);
-  t.is(api.lists().length, 6, 'no relist after a dropped connection');
-  t.is(api.watchRequests().length, 12);
+  await until('every watch open again', () => api.openWatches() === KINDS);
+  t.is(api.lists().length, KINDS, 'no relist after a dropped connection');
+  t.is(api.watchRequests().length, 2 * KINDS);
   // Nothing happened between the list and the drop: each kind resumed from its list's resourceVersion.
   for (const kind of WATCHED_KINDS) t.is(api.watchRequests(kind)[1].resourceVersion, api.watchRequests(kind)[0].resourceVersion, kind);
   t.deepEqual(sorted(rec.state()), sorted(serverState(api)));
@@ -230,7 +249,7 @@ test('410 Gone after the server was down and its history compacted: relist conve
   for (const name of ['a', 'b', 'c']) api.add(pod(name));
   api.add({ kind: 'Service', metadata: { name: 'keep', namespace: 'shop' }, spec: {} });
   await startSynced(f);
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
 
   await api.down('refuse');
   const mark = rec.events.length;
@@ -243,7 +262,7 @@ test('410 Gone after the server was down and its history compacted: relist conve
   await api.up();
 
   await rec.until('Pod relisted', () => rec.has('DELETED Pod/shop/b', mark) && rec.has('ADDED Pod/shop/d', mark) && rec.has('MODIFIED Pod/shop/c', mark));
-  await rec.until('every kind relisted', () => rec.count('SYNCED', mark) === 6);
+  await rec.until('every kind relisted', () => rec.count('SYNCED', mark) === KINDS);
   t.deepEqual(sorted(rec.state()), sorted(serverState(api)));
   for (const kind of WATCHED_KINDS) {
     t.is(api.lists(kind).length, 2, `${kind} listed again`);
@@ -261,7 +280,7 @@ test('410 Gone as an HTTP status, and as an ERROR event on an open watch: both r
   api.add(pod('a'));
   api.add(pod('b'));
   await startSynced(f);
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
 
   // The watch is cut; the object is deleted; the history is gone and a new watch gets HTTP 410.
   let mark = rec.events.length;
@@ -319,7 +338,7 @@ test('a BOOKMARK moves the resourceVersion forward without an event: the next wa
   const { api, rec } = f;
   api.add(pod('a'));
   await startSynced(f);
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
   const podWatchRv = api.watchRequests('Pod')[0].resourceVersion;
 
   // Other kinds change: the Pod watch's resourceVersion falls behind, until a bookmark.
@@ -411,7 +430,7 @@ test('API server down (refusing, then answering 500) and back: retries back off,
   t.true(rec.has('ADDED Pod/shop/a'));
 
   // Down while watching (connections refused): changes made meanwhile arrive after, no relist.
-  await until('six watches open', () => api.openWatches() === 6);
+  await until('every watch open', () => api.openWatches() === KINDS);
   const lists = api.lists().length;
   const mark = rec.events.length;
   await api.down('refuse');
@@ -430,6 +449,87 @@ test('API server down (refusing, then answering 500) and back: retries back off,
     const base = Math.min(BACKOFF.initialMs * 2 ** i, BACKOFF.maxMs);
     t.true(d >= base && d <= base * 1.2 + 1, `attempt ${i}: ${d} ms (base ${base})`);
   });
+});
+
+/** Lists of the ClusterNetworkPolicy CRD's kind being looked for again this often, in the tests below. */
+const RECHECK_MS = 50;
+
+test('ClusterNetworkPolicy without its CRD: an empty list, SYNCED not held up, said once, no watch, no restart; installed later, it is picked up', async (t) => {
+  const f = await fixture(t, { absentRecheckMs: RECHECK_MS });
+  const { api, rec } = f;
+  api.uninstall('ClusterNetworkPolicy');
+  api.add(pod('a'));
+  await startSynced(f);
+  t.deepEqual(rec.described().sort(), ['ADDED Pod/shop/a', 'NOT SERVED ClusterNetworkPolicy', 'SYNCED']);
+  const notServed = rec.events.find((e) => e.type === 'KIND_SERVED');
+  t.regex(notServed?.type === 'KIND_SERVED' ? notServed.detail : '', /clusternetworkpolicies: HTTP 404 the server could not find the requested resource$/);
+  await until('the other watches open', () => api.openWatches() === KINDS - 1);
+
+  // Looked for again and again: nothing new to say, nothing delivered again, no watch tried.
+  await until('three more looks', () => api.lists('ClusterNetworkPolicy').length >= 4);
+  t.true(api.lists('ClusterNetworkPolicy').every((r) => r.status === 404));
+  t.deepEqual(api.watchRequests('ClusterNetworkPolicy'), []);
+  t.deepEqual(rec.restarts(), []);
+  t.is(rec.count('NOT SERVED ClusterNetworkPolicy'), 1);
+  t.is(rec.count('SYNCED'), 1);
+
+  // Installed: the next look lists it, watches it, and delivers its objects and changes.
+  const mark = rec.events.length;
+  api.install('ClusterNetworkPolicy');
+  api.add(clusterPolicy('guard'));
+  await rec.until('the policy', () => rec.has('ADDED ClusterNetworkPolicy/guard', mark) && rec.has('SYNCED', mark));
+  t.deepEqual(rec.described(mark), ['SERVED ClusterNetworkPolicy', 'ADDED ClusterNetworkPolicy/guard', 'SYNCED']);
+  await until('its watch open', () => api.openWatches('ClusterNetworkPolicy') === 1);
+  api.update(clusterPolicy('guard', 20));
+  await rec.until('the change', () => rec.has('MODIFIED ClusterNetworkPolicy/guard', mark));
+  t.deepEqual(sorted(rec.state()), sorted(serverState(api)));
+  t.deepEqual(rec.restarts(), []);
+  // The other kinds were never disturbed.
+  for (const kind of WATCHED_KINDS.filter((k) => k !== 'ClusterNetworkPolicy')) t.is(api.lists(kind).length, 1, kind);
+});
+
+for (const how of ['with DELETED events first, as the API server does', 'silently (found out through the 404)'] as const) {
+  test(`the CRD removed while watched (${how}): its objects are deleted and that is said once; installed again, they are back`, async (t) => {
+    const f = await fixture(t, { absentRecheckMs: RECHECK_MS });
+    const { api, rec } = f;
+    api.add(clusterPolicy('a'));
+    api.add(clusterPolicy('b', 20));
+    api.add(pod('p'));
+    await startSynced(f);
+    await until('every watch open', () => api.openWatches() === KINDS);
+
+    let mark = rec.events.length;
+    api.uninstall('ClusterNetworkPolicy', { silently: how.startsWith('silently') });
+    await rec.until('the deletions', () => rec.has('DELETED ClusterNetworkPolicy/a', mark) && rec.has('DELETED ClusterNetworkPolicy/b', mark) && rec.has('NOT SERVED ClusterNetworkPolicy', mark));
+    t.deepEqual(sorted(rec.state()), sorted(serverState(api)));
+    await until('more looks', () => api.lists('ClusterNetworkPolicy').filter((r) => r.status === 404).length >= 3);
+    t.is(rec.count('NOT SERVED ClusterNetworkPolicy', mark), 1);
+    t.is(api.openWatches('ClusterNetworkPolicy'), 0);
+    t.is(api.openWatches(), KINDS - 1);
+    t.true(rec.has('ADDED Pod/shop/p'));
+
+    mark = rec.events.length;
+    api.install('ClusterNetworkPolicy');
+    api.add(clusterPolicy('c'));
+    await rec.until('back', () => rec.has('ADDED ClusterNetworkPolicy/c', mark));
+    await until('its watch open', () => api.openWatches('ClusterNetworkPolicy') === 1);
+    t.is(rec.count('SERVED ClusterNetworkPolicy', mark), 1);
+    t.deepEqual(sorted(rec.state()), sorted(serverState(api)));
+    for (const kind of WATCHED_KINDS.filter((k) => k !== 'ClusterNetworkPolicy')) t.deepEqual(rec.restarts(kind), [], kind);
+  });
+}
+
+test('404 is no excuse for a kind Kubernetes always serves: a Pod list answered 404 is retried, and nothing is synced until it works', async (t) => {
+  const f = await fixture(t);
+  const { api, rec } = f;
+  api.uninstall('Pod');
+  await f.source.start(rec.onEvent);
+  await rec.until('list retries', () => rec.restarts('Pod').length >= 3);
+  t.true(rec.restarts('Pod').every((r) => r.reason.includes('HTTP 404')));
+  t.false(rec.has('SYNCED'));
+  t.false(rec.described().some((l) => l.includes('SERVED')));
+  api.install('Pod');
+  await rec.until('SYNCED once served', () => rec.has('SYNCED'));
 });
 
 /** Runs a source in a child process, stops it on request, and reports whether the process then exits by itself. */
@@ -469,22 +569,25 @@ function childSource(t: ExecutionContext, kubeconfig: string) {
   };
 }
 
-for (const scenario of ['watching', 'retrying against a server that refuses', 'watch requests hanging unanswered'] as const) {
+for (const scenario of ['watching', 'retrying against a server that refuses', 'watch requests hanging unanswered', 'a CRD not installed, its next look pending'] as const) {
   test(`stop() ends every watch and timer: the process exits by itself (${scenario})`, async (t) => {
     const api = await FakeKubeApi.start();
     t.teardown(() => api.close());
     api.add(pod('a'));
+    const absent = scenario === 'a CRD not installed, its next look pending';
+    // The next look is 60 s away (the default): a timer left behind would keep the process alive.
+    if (absent) api.uninstall('ClusterNetworkPolicy');
     const child = childSource(t, api.writeKubeconfig(tempDir(t, 'kube')));
     // Generous: a fresh node process loading the client library is slow on a loaded machine.
     await until('the child synced', () => child.output().includes('synced'), 60_000);
-    await until('six watches open', () => api.openWatches() === 6);
+    await until('every watch open', () => api.openWatches() === KINDS - (absent ? 1 : 0));
     if (scenario === 'retrying against a server that refuses') {
       await api.down('refuse');
       // Watches cut, then at least one retry refused: a retry timer is pending or about to be.
       await until('retries', () => child.output().split('restarted').length > 7);
     } else if (scenario === 'watch requests hanging unanswered') {
       await api.down('hang');
-      await until('watch requests hanging', () => api.hungRequests() >= 6);
+      await until('watch requests hanging', () => api.hungRequests() >= KINDS);
     }
     child.stop();
     t.is(await child.exit(), 0, child.output());

@@ -38,7 +38,13 @@ function recorder() {
 }
 
 const describe = (e: SourceEvent) =>
-  e.type === 'SYNCED' ? 'SYNCED' : e.type === 'SKIPPED' ? `SKIPPED ${e.where}` : e.type === 'WATCH_RESTARTED' ? `RESTARTED ${e.kind}` : `${e.type} ${objectKey(e.object)}`;
+  e.type === 'SYNCED'
+    ? 'SYNCED'
+    : e.type === 'SKIPPED'
+      ? `SKIPPED ${e.where}`
+      : e.type === 'WATCH_RESTARTED' || e.type === 'KIND_SERVED'
+        ? `${e.type} ${e.kind}`
+        : `${e.type} ${objectKey(e.object)}`;
 
 test('initial state, then file changes within a second: add, modify, delete; bad objects skipped', async (t) => {
   const dir = tempDir(t, 'manifests');
@@ -88,4 +94,32 @@ test('a file that stays bad is reported once; a file renamed into place and an i
   fs.writeFileSync(path.join(dir, 'bad.yaml'), 'kind: Pod\nmetadata: {name: x}\n');
   await rec.waitFor(7, 1000);
   t.deepEqual(rec.events.slice(4).map(describe), ['ADDED Pod/shop/d', 'SKIPPED bad.yaml document 1', 'DELETED Pod/shop/d']);
+});
+
+test('ClusterNetworkPolicy documents are read (cluster-scoped: a namespace given is dropped), changed and deleted like any object', async (t) => {
+  const dir = tempDir(t, 'manifests');
+  const cnp = (priority: number) =>
+    `apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard, namespace: ignored}
+spec:
+  tier: Admin
+  priority: ${priority}
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {matchLabels: {team: z}}}]}]
+`;
+  fs.writeFileSync(path.join(dir, 'guard.yaml'), cnp(10));
+  const source = new ManifestsSource({ dir });
+  const rec = recorder();
+  await source.start(rec.onEvent);
+  t.teardown(() => source.stop());
+  t.deepEqual(rec.events.map(describe), ['ADDED ClusterNetworkPolicy/guard', 'SYNCED']);
+  const added = rec.events[0];
+  t.deepEqual(added.type === 'ADDED' ? [added.object.metadata.namespace, added.object.spec?.priority] : undefined, [undefined, 10]);
+
+  fs.writeFileSync(path.join(dir, 'guard.yaml'), cnp(20));
+  await rec.waitFor(3, 10_000);
+  fs.rmSync(path.join(dir, 'guard.yaml'));
+  await rec.waitFor(4, 10_000);
+  t.deepEqual(rec.events.slice(2).map(describe), ['MODIFIED ClusterNetworkPolicy/guard', 'DELETED ClusterNetworkPolicy/guard']);
 });

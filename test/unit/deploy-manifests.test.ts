@@ -38,6 +38,7 @@ const RESOURCES: Record<(typeof WATCHED_KINDS)[number], [string, string]> = {
   Pod: ['', 'pods'],
   Namespace: ['', 'namespaces'],
   Node: ['', 'nodes'],
+  ClusterNetworkPolicy: ['policy.networking.k8s.io', 'clusternetworkpolicies'],
 };
 
 interface Mount {

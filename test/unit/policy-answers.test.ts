@@ -29,9 +29,6 @@ test('one model per state of the cache: reused while nothing it reads changes', 
   const first = models.current();
   t.is(models.current(), first);
   t.is(models.builds, 1);
-  // A Node plays no part in a verdict.
-  cache.apply({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } });
-  t.is(models.current(), first);
   // The same object again changes nothing in the cache.
   cache.apply({ type: 'MODIFIED', object: clusterObjects().find((o) => o.kind === 'Pod')! });
   t.is(models.current(), first);
@@ -44,6 +41,15 @@ test('one model per state of the cache: reused while nothing it reads changes', 
   t.not(models.withFuturePolicies([networkPolicy('x', 'new', {})]), second);
   t.is(models.current(), second);
   t.is(models.builds, 3);
+  // ClusterNetworkPolicies are read, and Nodes too (`nodes` peers match their addresses).
+  const policy = { apiVersion: 'policy.networking.k8s.io/v1alpha2', kind: 'ClusterNetworkPolicy' as const, metadata: { name: 'guard' }, spec: { tier: 'Admin', priority: 1, subject: { namespaces: {} } } };
+  cache.apply({ type: 'ADDED', object: policy });
+  const third = models.current();
+  t.not(third, second);
+  t.deepEqual([...third.clusterPolicies.keys()], ['guard']);
+  cache.apply({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n9' }, status: { addresses: [{ type: 'InternalIP', address: '192.0.2.9' }] } } });
+  t.not(models.current(), third);
+  t.is(models.builds, 5);
 });
 
 test("the agent's answers are the offline answers, and follow the cache", (t) => {
