@@ -124,7 +124,7 @@ export class Agent {
     const compileStarted = performance.now();
     const state = compileNodeState(this.cache, this.endpoints.list(), nodeName, this.options.compile);
     const compileMs = performance.now() - compileStarted;
-    this.reportPolicyProblems(state.policy?.problems ?? []);
+    this.reportPolicyProblems(state.policy?.problems ?? [], state.policy?.clusterProblems ?? []);
     this.reportServiceProblems(state.services?.state.problems ?? []);
     let bridgeChanges = 0;
     if (state.podBridge && (await ensureBridgeNetfilter(state.podBridge)) === 'turned-on') {
@@ -201,11 +201,12 @@ export class Agent {
   }
 
   /** Logs the policies that cannot be enforced, each time the list changes (not every sync). */
-  private reportPolicyProblems(problems: readonly PolicyProblem[]): void {
-    const text = JSON.stringify(problems);
+  private reportPolicyProblems(problems: readonly PolicyProblem[], clusterProblems: readonly PolicyProblem[]): void {
+    const text = JSON.stringify([problems, clusterProblems]);
     if (text === this.lastPolicyProblems) return;
     this.lastPolicyProblems = text;
     for (const p of problems) this.options.log.warn({ policy: p.policy, reason: p.reason }, 'NetworkPolicy skipped');
+    for (const p of clusterProblems) this.options.log.warn({ policy: p.policy, reason: p.reason }, 'ClusterNetworkPolicy skipped');
   }
 
   /** Starts everything; throws (having undone what it started) when a part cannot start. */

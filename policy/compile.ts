@@ -6,11 +6,11 @@
  *     Local pods without a Pod object are isolated with nothing allowed.
  *  2. Grants: the rules of the policies in force. Rules without peers go to `anyPeer`, others
  *     name peers (deduplicated by identity across policies).
- *  3. Classes: a sweep over each family's address space, with boundaries at every ipBlock edge
- *     and every pod address a pod peer matches (for egress also every pod address where a named
- *     port of a rule resolves), gives disjoint pieces; a piece's class is the set of peers that
- *     match it (plus, for egress, what the relevant named ports resolve to there). Pieces of one
- *     class that touch are merged, then cut into CIDRs.
+ *  3. Classes (peer-classes.ts): a sweep over each family's address space, with boundaries at
+ *     every ipBlock edge and every pod address a pod peer matches (for egress also every pod
+ *     address where a named port of a rule resolves), gives disjoint pieces; a piece's class is
+ *     the set of peers that match it (plus, for egress, what the relevant named ports resolve to
+ *     there). Pieces of one class that touch are merged, then cut into CIDRs.
  *  4. Allowances: each grant adds, for each of its targets' addresses, its ports to every class
  *     that contains one of its peers.
  *
@@ -18,13 +18,15 @@
  * depends on the destination): their named part is a grant to the pseudo-peer "any", which
  * covers every address and so becomes part of every class.
  */
-import crypto from 'node:crypto';
 import type { Allowance, DirectionPolicy, NodePolicy, PeerClass, PortRange } from '../agent/dataplane/policy-state';
-import { compareBigInt, maxAddress, rangeToCidrs, type AddressRange, type Family } from './address';
-import { namedPortKey, type PodAddress, type PodRecord } from './cluster';
+import { compareBigInt, rangeToCidrs, type AddressRange, type Family } from './address';
+import { namedPortKey, type PodRecord } from './cluster';
 import { ClusterIndex } from './cluster-index';
+import { compileClusterTiers } from './cluster-policy/compile';
+import { parseClusterPolicies } from './cluster-policy/parse';
 import type { PolicyInput } from './input';
 import { parsePolicies, type Direction, type ParsedPolicy, type Peer, type PortEntry } from './parse';
+import { buildClasses, classKey, EVERY_ADDRESS, type ClassBuild, type ClassPeer } from './peer-classes';
 import { normalizePortRanges, resolvePorts } from './ports';
 import { selectorMatches } from './selector';
 
@@ -32,21 +34,30 @@ export function compileNodePolicy(input: PolicyInput, nodeName: string): NodePol
   const { policies, problems } = parsePolicies(input.policies);
   const index = new ClusterIndex(input);
   const local = index.localPods(nodeName);
+  // ClusterNetworkPolicy tiers around NetworkPolicy (cluster-policy/compile.ts).
+  const cluster = parseClusterPolicies(input.clusterPolicies ?? []);
+  const ingress = compileDirection('ingress', policies, index, local);
+  const egress = compileDirection('egress', policies, index, local);
+  const isolated = { ingress: new Set(ingress.isolated), egress: new Set(egress.isolated) };
   return {
-    ingress: compileDirection('ingress', policies, index, local),
-    egress: compileDirection('egress', policies, index, local),
+    ingress,
+    egress,
+    ...compileClusterTiers(cluster.policies, index, local, input.nodes ?? [], isolated),
     problems,
+    ...(cluster.problems.length > 0 ? { clusterProblems: cluster.problems } : {}),
   };
 }
 
 /** A peer of the rules in force, or the pseudo-peer "any" (every address). */
-interface PeerInfo {
-  id: number;
+interface PeerInfo extends ClassPeer<PeerInfo> {
   peer: Peer | 'any';
-  identity: string;
-  /** Egress: the named ports (`name/protocol`) of the rules naming this peer. */
-  names: Set<string>;
-  classes: ClassBuild[];
+}
+
+/** What a peer matches, as the class sweep takes it. */
+function matchOf(peer: Peer | 'any', index: ClusterIndex): Pick<PeerInfo, 'ranges' | 'pods' | 'addresses'> {
+  if (peer === 'any') return { ranges: EVERY_ADDRESS, pods: [], addresses: [] };
+  if (peer.kind === 'ipBlock') return { ranges: peer.ranges.map((r): AddressRange => ({ family: peer.family, first: r.first, last: r.last })), pods: [], addresses: [] };
+  return { ranges: [], pods: index.podsMatching(peer), addresses: [] };
 }
 
 interface Grant {
@@ -55,16 +66,6 @@ interface Grant {
   /** null: any peer (anyPeer). */
   peers: PeerInfo[] | null;
   ports: PortEntry[] | null;
-}
-
-interface ClassBuild {
-  peers: PeerInfo[];
-  /** Egress: what the relevant named ports resolve to on this class's addresses. */
-  resolution: Map<string, number[]>;
-  signature: string;
-  ranges: AddressRange[];
-  families: Set<Family>;
-  allow: Map<string, AllowBuild>;
 }
 
 class AllowBuild {
@@ -98,7 +99,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
   const peerOf = (peer: Peer | 'any'): PeerInfo => {
     const identity = peer === 'any' ? 'any' : peer.identity;
     let info = peers.get(identity);
-    if (!info) peers.set(identity, (info = { id: peers.size, peer, identity, names: new Set(), classes: [] }));
+    if (!info) peers.set(identity, (info = { id: peers.size, peer, identity, ...matchOf(peer, index), names: new Set(), classes: [] }));
     return info;
   };
   const grants: Grant[] = [];
@@ -133,7 +134,8 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
   }
 
   // 3. Classes.
-  const classes = buildClasses(direction, [...peers.values()], index);
+  const classes = buildClasses(egress, [...peers.values()], index);
+  const allowOfClass = new Map<ClassBuild<PeerInfo>, Map<string, AllowBuild>>(classes.map((c) => [c, new Map()]));
 
   // 4. Allowances.
   const anyPeer = new Map<string, AllowBuild>();
@@ -146,7 +148,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
       }
       continue;
     }
-    const touched = new Set<ClassBuild>();
+    const touched = new Set<ClassBuild<PeerInfo>>();
     for (const p of grant.peers) for (const c of p.classes) touched.add(c);
     if (touched.size === 0) continue;
     const ingressPorts = egress ? [] : grant.targets.map((t) => resolvePorts(grant.ports, (key) => t.namedPorts.get(key)));
@@ -155,7 +157,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
       grant.targets.forEach((target, i) => {
         const ports = egress ? egressPorts : ingressPorts[i];
         if (ports !== 'all' && ports.length === 0) return;
-        for (const a of target.addresses) if (c.families.has(a.family)) allowOf(c.allow, a.text).add(ports, grant.policy);
+        for (const a of target.addresses) if (c.families.has(a.family)) allowOf(allowOfClass.get(c)!, a.text).add(ports, grant.policy);
       });
     }
   }
@@ -163,7 +165,7 @@ function compileDirection(direction: Direction, policies: readonly ParsedPolicy[
   const rank = rankOf(isolated);
   const peerClasses: PeerClass[] = [];
   for (const c of classes) {
-    const allow = allowancesOf(c.allow, rank);
+    const allow = allowancesOf(allowOfClass.get(c)!, rank);
     if (allow.length === 0) continue;
     peerClasses.push({ key: classKey(direction, c), cidrs: c.ranges.flatMap(rangeToCidrs), allow });
   }
@@ -190,188 +192,4 @@ function allowancesOf(map: Map<string, AllowBuild>, rank: Map<string, number>): 
     out.push({ localIp, ports: a.all ? 'all' : normalizePortRanges(a.ranges), policies: [...a.policies].sort(compareText) });
   }
   return out.sort((x, y) => rank.get(x.localIp)! - rank.get(y.localIp)!);
-}
-
-/**
- * A short hash of what the class means (its peers' identities and, for egress, the named-port
- * resolutions), so that it names the same kernel objects for as long as it means the same.
- */
-function classKey(direction: Direction, c: ClassBuild): string {
-  const text = [direction, ...c.peers.map((p) => p.identity).sort(compareText), ...(c.signature ? [`ports ${c.signature}`] : [])].join('\n');
-  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-}
-
-/** One pod address a pod peer matches or where a relevant named port resolves. */
-interface Point {
-  value: bigint;
-  /** Sorted by id, without duplicates. */
-  peers: PeerInfo[];
-  pods: readonly PodRecord[];
-}
-
-function buildClasses(direction: Direction, peers: readonly PeerInfo[], index: ClusterIndex): ClassBuild[] {
-  const egress = direction === 'egress';
-  const points: Record<Family, Map<string, Point>> = { 4: new Map(), 6: new Map() };
-  const pointAt = (a: PodAddress): Point => {
-    let p = points[a.family].get(a.text);
-    if (!p) points[a.family].set(a.text, (p = { value: a.value, peers: [], pods: index.podsAt(a.text) }));
-    return p;
-  };
-  // Peers in id order, so that each point's list comes out sorted.
-  for (const info of peers) {
-    if (info.peer === 'any' || info.peer.kind !== 'pods') continue;
-    for (const pod of index.podsMatching(info.peer)) {
-      for (const a of pod.addresses) {
-        const list = pointAt(a).peers;
-        if (list[list.length - 1] !== info) list.push(info);
-      }
-    }
-  }
-  if (egress) {
-    const names = new Set<string>();
-    for (const info of peers) for (const n of info.names) names.add(n);
-    if (names.size > 0) {
-      for (const pod of index.podsWithNamedPorts) {
-        if (pod.namedPortKeys.some((key) => names.has(key))) for (const a of pod.addresses) pointAt(a);
-      }
-    }
-  }
-
-  const classes = new Map<string, ClassBuild>();
-  const namesMemo = new Map<string, string[]>();
-  /** The class of a set of peers (sorted by id) at an address with these pods (none: not a point). */
-  const classOf = (set: PeerInfo[], setKey: string, pods: readonly PodRecord[] | undefined): ClassBuild => {
-    let resolution: Map<string, number[]> | undefined;
-    let signature = '';
-    if (egress && pods && pods.length > 0) {
-      let names = namesMemo.get(setKey);
-      if (!names) {
-        const all = new Set<string>();
-        for (const p of set) for (const n of p.names) all.add(n);
-        namesMemo.set(setKey, (names = [...all].sort(compareText)));
-      }
-      for (const name of names) {
-        let ports: number[] | undefined;
-        for (const pod of pods) {
-          const found = pod.namedPorts.get(name);
-          if (found) ports = ports ? [...new Set([...ports, ...found])].sort((a, b) => a - b) : found;
-        }
-        if (!ports) continue;
-        (resolution ??= new Map()).set(name, ports);
-        signature += `${signature ? ';' : ''}${name}=${ports.join('+')}`;
-      }
-    }
-    const key = signature ? `${setKey}|${signature}` : setKey;
-    let c = classes.get(key);
-    if (!c) classes.set(key, (c = { peers: set, resolution: resolution ?? new Map(), signature, ranges: [], families: new Set(), allow: new Map() }));
-    return c;
-  };
-
-  for (const family of [4, 6] as const) sweep(family, peers, [...points[family].values()], classOf);
-
-  const out = [...classes.values()].filter((c) => c.ranges.length > 0);
-  for (const c of out) for (const p of c.peers) p.classes.push(c);
-  return out;
-}
-
-/** The union of two lists sorted by id. */
-function mergeById(a: readonly PeerInfo[], b: readonly PeerInfo[]): PeerInfo[] {
-  const out: PeerInfo[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (j >= b.length || (i < a.length && a[i].id < b[j].id)) out.push(a[i++]);
-    else if (i >= a.length || b[j].id < a[i].id) out.push(b[j++]);
-    else out.push(a[i++]), j++;
-  }
-  return out;
-}
-
-/**
- * Walks one family's address space from boundary to boundary, keeping the set of ipBlock peers
- * (and "any") that cover the current piece; a point piece adds the pod peers that match it.
- */
-function sweep(
-  family: Family,
-  peers: readonly PeerInfo[],
-  points: readonly Point[],
-  classOf: (set: PeerInfo[], setKey: string, pods: readonly PodRecord[] | undefined) => ClassBuild,
-): void {
-  const max = maxAddress(family);
-  const events: { at: bigint; peer: PeerInfo; add: boolean }[] = [];
-  for (const info of peers) {
-    if (info.peer === 'any') events.push({ at: 0n, peer: info, add: true });
-    else if (info.peer.kind === 'ipBlock' && info.peer.family === family) {
-      for (const r of info.peer.ranges) {
-        events.push({ at: r.first, peer: info, add: true });
-        if (r.last < max) events.push({ at: r.last + 1n, peer: info, add: false });
-      }
-    }
-  }
-  if (events.length === 0 && points.length === 0) return;
-  events.sort((a, b) => compareBigInt(a.at, b.at));
-  const sortedPoints = [...points].sort((a, b) => compareBigInt(a.value, b.value));
-  const bounds: bigint[] = [0n];
-  for (const e of events) bounds.push(e.at);
-  for (const p of sortedPoints) {
-    bounds.push(p.value);
-    if (p.value < max) bounds.push(p.value + 1n);
-  }
-  bounds.sort(compareBigInt);
-  const sorted: bigint[] = [];
-  for (const b of bounds) if (sorted.length === 0 || sorted[sorted.length - 1] !== b) sorted.push(b);
-
-  const active = new Set<PeerInfo>();
-  let activeList: PeerInfo[] = [];
-  let activeKey = '';
-  let dirty = false;
-  let e = 0;
-  let pi = 0;
-  /** Pod peers of a point on top of the active ipBlocks: the merged set, per (active set, point peers). */
-  const unions = new Map<string, { set: PeerInfo[]; key: string }>();
-  let last: { c: ClassBuild; range: AddressRange } | undefined;
-  for (let i = 0; i < sorted.length; i++) {
-    const first = sorted[i];
-    while (e < events.length && events[e].at === first) {
-      const ev = events[e++];
-      if (ev.add) active.add(ev.peer);
-      else active.delete(ev.peer);
-      dirty = true;
-    }
-    if (dirty) {
-      activeList = [...active].sort((a, b) => a.id - b.id);
-      activeKey = activeList.map((p) => p.id).join(',');
-      dirty = false;
-    }
-    const lastAddr = i + 1 < sorted.length ? sorted[i + 1] - 1n : max;
-    const point = pi < sortedPoints.length && sortedPoints[pi].value === first ? sortedPoints[pi++] : undefined;
-    let c: ClassBuild | undefined;
-    if (point) {
-      if (point.peers.length === 0) {
-        if (activeList.length > 0) c = classOf(activeList, activeKey, point.pods);
-      } else {
-        const unionKey = `${activeKey}|${point.peers.map((p) => p.id).join(',')}`;
-        let union = unions.get(unionKey);
-        if (!union) {
-          const set = mergeById(activeList, point.peers);
-          unions.set(unionKey, (union = { set, key: set.map((p) => p.id).join(',') }));
-        }
-        c = classOf(union.set, union.key, point.pods);
-      }
-    } else if (activeList.length > 0) {
-      c = classOf(activeList, activeKey, undefined);
-    }
-    if (!c) {
-      last = undefined;
-      continue;
-    }
-    if (last && last.c === c) {
-      last.range.last = lastAddr;
-      continue;
-    }
-    const range: AddressRange = { family, first, last: lastAddr };
-    c.ranges.push(range);
-    c.families.add(family);
-    last = { c, range };
-  }
 }

@@ -8,6 +8,7 @@
  * Correctness never depends on it: an object is reused only when it is equal in every field.
  */
 import type { Allowance, DirectionPolicy, NodePolicy, PeerClass, PortRange } from '../agent/dataplane/policy-state';
+import { internTiers } from './cluster-policy/intern';
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
@@ -71,7 +72,9 @@ export class PolicyInterner {
 
   intern(next: NodePolicy): NodePolicy {
     const previous = this.previous;
-    const out: NodePolicy = previous ? { ...next, ingress: internDirection(next.ingress, previous.ingress), egress: internDirection(next.egress, previous.egress) } : next;
+    const out: NodePolicy = previous
+      ? { ...next, ingress: internDirection(next.ingress, previous.ingress), egress: internDirection(next.egress, previous.egress), ...internTiers(next, previous) }
+      : next;
     this.previous = out;
     return out;
   }

@@ -106,7 +106,9 @@ export interface TierClass {
 export interface TierDirection {
   /**
    * Local pod addresses a policy of the tier selects and has rules of this direction for,
-   * sorted. Packets of other addresses pass the tier untouched.
+   * sorted. Packets of other addresses pass the tier untouched. Baseline: only addresses
+   * NetworkPolicy does not isolate in this direction (its verdict is final for the others, so
+   * their packets never reach the tier).
    */
   subjects: string[];
   /** Sorted by key. A peer address in no class matches no rule: the tier passes it. */
@@ -129,6 +131,8 @@ export interface NodePolicy {
   admin?: TierPolicy;
   baseline?: TierPolicy;
   problems: PolicyProblem[];
+  /** ClusterNetworkPolicies that could not be used (by name), when there are any. */
+  clusterProblems?: PolicyProblem[];
 }
 
 export const EMPTY_DIRECTION: DirectionPolicy = { isolated: [], anyPeer: [], classes: [] };

@@ -18,6 +18,16 @@ export type DropDirection = 'ingress' | 'egress';
 
 export const DROP_LOG_PREFIX: Readonly<Record<DropDirection, string>> = { ingress: 'weft-drop ingress', egress: 'weft-drop egress' };
 
+/**
+ * The prefixes of packets a ClusterNetworkPolicy tier denies (one rule per tier and direction).
+ * dropDirectionOf does not know them: the drop log does not name tier rules yet, and reports
+ * only NetworkPolicy's drops.
+ */
+export const CLUSTER_DROP_LOG_PREFIX: Readonly<Record<'admin' | 'baseline', Readonly<Record<DropDirection, string>>>> = {
+  admin: { ingress: 'weft-drop admin ingress', egress: 'weft-drop admin egress' },
+  baseline: { ingress: 'weft-drop baseline ingress', egress: 'weft-drop baseline egress' },
+};
+
 /** The direction a logged packet was denied in, from its prefix; undefined for another prefix. */
 export function dropDirectionOf(prefix: string): DropDirection | undefined {
   return prefix === DROP_LOG_PREFIX.ingress ? 'ingress' : prefix === DROP_LOG_PREFIX.egress ? 'egress' : undefined;

@@ -1,194 +1,17 @@
 /**
  * The iptables backend's rendering of the pod bridge guard and NetworkPolicy, without a kernel:
  * the chains and sets it renders are run through a small interpreter of the iptables and ipset
- * semantics they rely on (jump, goto, RETURN, DROP; hash:ip, hash:net, hash:ip,port,
- * hash:ip,port,net lookups), and the verdicts compared with the NodePolicy semantics written
- * directly from policy-state.ts, on hand-made cases and on random policies and packets.
+ * semantics they rely on (test/helpers/iptables-interpreter.ts), and the verdicts compared with
+ * the NodePolicy semantics written directly from policy-state.ts, on hand-made cases and on
+ * random policies and packets.
  */
 import test from 'ava';
-import { renderIptables, type DesiredIpset, type IptablesRendering } from '../../agent/backend/iptables/render';
+import { renderIptables } from '../../agent/backend/iptables/render';
 import { EXPANDED_RANGE_MAX, TREE_LEAF_SIZE, peerNets } from '../../agent/backend/iptables/render-policy';
 import type { LocalPod, NodeState } from '../../agent/dataplane/node-state';
 import { EMPTY_DIRECTION, type Allowance, type DirectionPolicy, type NodePolicy, type PeerClass, type PortRange } from '../../agent/dataplane/policy-state';
-import { addr, inNet } from '../helpers/address-match';
-import { dimensions } from '../../kernel/ipset';
-
-// ---- an interpreter of the rendered rules ----
-
-type Proto = 'tcp' | 'udp' | 'sctp' | 'icmp' | 'ipv6-icmp';
-
-interface Packet {
-  src: string;
-  dst: string;
-  proto: Proto;
-  dport: number;
-  icmpType?: number;
-  established: boolean;
-  in: string;
-  out: string;
-}
-
-function setMatches(set: DesiredIpset, flags: string[], p: Packet): boolean {
-  const dims = dimensions(set.type);
-  if (dims.length !== flags.length) throw new Error(`set ${set.name} used with ${flags.join(',')}`);
-  const ipOf = (flag: string) => (flag === 'src' ? p.src : p.dst);
-  if (addr(p.src).family !== (set.family === 'inet' ? 4 : 6)) return false;
-  return set.elements.some((element) =>
-    element.split(',').every((part, i) => {
-      switch (dims[i]) {
-        case 'ip':
-          return addr(part).value === addr(ipOf(flags[i])).value;
-        case 'net':
-          return inNet(ipOf(flags[i]), part);
-        case 'port': {
-          if (flags[i] !== 'dst') throw new Error('only destination ports are rendered');
-          if (!['tcp', 'udp', 'sctp'].includes(p.proto)) return false;
-          return part === `${p.proto}:${p.dport}`;
-        }
-        default:
-          throw new Error(`dimension ${dims[i]}`);
-      }
-    }),
-  );
-}
-
-function ruleMatches(words: readonly string[], p: Packet, sets: Map<string, DesiredIpset>): { target?: string; goto: boolean } | undefined {
-  let negate = false;
-  let target: string | undefined;
-  let goto = false;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    let ok = true;
-    switch (w) {
-      case '!':
-        negate = true;
-        continue;
-      case '-m':
-      case '--comment':
-        i++;
-        continue;
-      case '-s':
-        ok = inNet(p.src, words[++i]);
-        break;
-      case '-d':
-        ok = inNet(p.dst, words[++i]);
-        break;
-      case '-i':
-        ok = p.in === words[++i];
-        break;
-      case '-o':
-        ok = p.out === words[++i];
-        break;
-      case '-p':
-        ok = p.proto === words[++i];
-        break;
-      case '--dport': {
-        const [a, b] = words[++i].split(':').map(Number);
-        ok = p.dport >= a && p.dport <= (b ?? a);
-        break;
-      }
-      case '--icmpv6-type':
-        ok = p.icmpType === Number(words[++i]);
-        break;
-      case '--ctstate':
-        if (words[++i] !== 'RELATED,ESTABLISHED') throw new Error(words[i]);
-        ok = p.established;
-        break;
-      case '--src-range':
-      case '--dst-range': {
-        const [a, b] = words[++i].split('-').map(addr);
-        const v = addr(w === '--src-range' ? p.src : p.dst);
-        ok = v.family === a.family && v.value >= a.value && v.value <= b.value;
-        break;
-      }
-      case '--match-set': {
-        const set = sets.get(words[++i]);
-        if (!set) throw new Error(`rule uses set ${words[i]}, which is not rendered`);
-        ok = setMatches(set, words[++i].split(','), p);
-        break;
-      }
-      case '-j':
-      case '-g':
-        target = words[++i];
-        goto = w === '-g';
-        continue;
-      // The drop log: a rate limit (matches while under it) and NFLOG's options.
-      case '--limit':
-      case '--nflog-prefix':
-      case '--nflog-group':
-        i++;
-        continue;
-      default:
-        throw new Error(`the interpreter does not know ${w} (in ${words.join(' ')})`);
-    }
-    if (ok === negate) return undefined;
-    negate = false;
-  }
-  return { target, goto };
-}
-
-/** Runs a built-in chain's jump into weft's chain: 'DROP', or 'continue' (back in the built-in chain). */
-function traverse(r: IptablesRendering, family: 'ipv4' | 'ipv6', table: string, chain: string, p: Packet): 'DROP' | 'continue' {
-  const chains = new Map(r.chains[family].filter((c) => c.table === table).map((c) => [c.name, c.rules]));
-  const sets = new Map(r.sets.map((s) => [s.name, s]));
-  if (!chains.has(chain)) return 'continue';
-  const stack: { chain: string; index: number }[] = [];
-  let at = { chain, index: 0 };
-  for (let steps = 0; steps < 10_000; steps++) {
-    const rules = chains.get(at.chain);
-    if (!rules) throw new Error(`no chain ${at.chain}`);
-    const rule = rules[at.index];
-    const m = rule && ruleMatches(rule, p, sets);
-    if (!rule || m?.target === 'RETURN') {
-      const back = stack.pop();
-      if (!back) return 'continue';
-      at = back;
-      continue;
-    }
-    at = { chain: at.chain, index: at.index + 1 };
-    // NFLOG logs and goes on, like a rule without a target.
-    if (!m || m.target === undefined || m.target === 'NFLOG') continue;
-    if (m.target === 'DROP') return 'DROP';
-    if (!chains.has(m.target)) throw new Error(`target ${m.target} is not a chain`);
-    if (!m.goto) stack.push(at);
-    at = { chain: m.target, index: 0 };
-  }
-  throw new Error('loop');
-}
-
-const familyOf = (p: Packet) => (addr(p.src).family === 4 ? 'ipv4' : 'ipv6');
-const forwardVerdict = (r: IptablesRendering, p: Packet) => traverse(r, familyOf(p), 'filter', 'WEFT-FORWARD', p);
-
-// ---- the semantics, written from policy-state.ts and node-state.ts ----
-
-const BRIDGE = 'weft0';
-
-function portsAllow(ports: Allowance['ports'], p: Packet): boolean {
-  if (ports === 'all') return true;
-  return ports.some((r) => r.protocol === p.proto && p.dport >= r.first && p.dport <= r.last);
-}
-
-function directionAllows(d: DirectionPolicy, local: string, peer: string, p: Packet): boolean {
-  const same = (a: string) => addr(a).value === addr(local).value && addr(a).family === addr(local).family;
-  if (!d.isolated.some(same)) return true;
-  if (d.anyPeer.some((a) => same(a.localIp) && portsAllow(a.ports, p))) return true;
-  const cls = d.classes.find((c) => c.cidrs.some((n) => inNet(peer, n)));
-  return cls !== undefined && cls.allow.some((a) => same(a.localIp) && portsAllow(a.ports, p));
-}
-
-function expectedForward(state: NodeState, p: Packet): 'DROP' | 'continue' {
-  const isPod = (a: string) => state.localPods.some((pod) => pod.ips.some((ip) => addr(ip).value === addr(a).value && addr(ip).family === addr(a).family));
-  if (state.podBridge && p.out === state.podBridge && !isPod(p.dst)) {
-    const passes = addr(p.dst).family === 4 ? ['224.0.0.0/4', '255.255.255.255/32'] : ['ff00::/8', 'fe80::/10'];
-    if (!passes.some((n) => inNet(p.dst, n))) return 'DROP';
-  }
-  const policy = state.policy;
-  if (!policy || p.established) return 'continue';
-  if (p.proto === 'ipv6-icmp' && (p.icmpType === 135 || p.icmpType === 136)) return 'continue';
-  if (!directionAllows(policy.egress, p.src, p.dst, p)) return 'DROP';
-  if (!directionAllows(policy.ingress, p.dst, p.src, p)) return 'DROP';
-  return 'continue';
-}
+import { addr } from '../helpers/address-match';
+import { BRIDGE, expectedForward, forwardVerdict, packet, packetFamily, traverse, type Packet, type Proto } from '../helpers/iptables-interpreter';
 
 // ---- hand-made cases ----
 
@@ -199,17 +22,6 @@ const pods: LocalPod[] = [
   { namespace: 'x', name: 'p1', ips: [P1, P1v6] },
   { namespace: 'x', name: 'p2', ips: [P2] },
 ];
-
-const packet = (src: string, dst: string, proto: Proto, dport: number, extra: Partial<Packet> = {}): Packet => ({
-  src,
-  dst,
-  proto,
-  dport,
-  established: false,
-  in: src.startsWith('10.244.') || src.startsWith('fd00:10:244:') ? BRIDGE : 'eth0',
-  out: dst.startsWith('10.244.') || dst.startsWith('fd00:10:244:') ? BRIDGE : 'eth0',
-  ...extra,
-});
 
 const allow = (localIp: string, ports: Allowance['ports']): Allowance => ({ localIp, ports, policies: ['x/p'] });
 const tcpPorts = (first: number, last = first): PortRange => ({ protocol: 'tcp', first, last });
@@ -277,7 +89,7 @@ test('the bridge guard: sources in raw PREROUTING, destinations from FORWARD and
   ];
   for (const [p, want] of cases) t.is(forwardVerdict(r, p), want, `${p.src} -> ${p.dst}`);
   for (const [p, want] of cases) t.is(expectedForward(s, p), want, `reference: ${p.src} -> ${p.dst}`);
-  const raw = (p: Packet) => traverse(r, familyOf(p), 'raw', 'WEFT-PREROUTING', p);
+  const raw = (p: Packet) => traverse(r, packetFamily(p), 'raw', 'WEFT-PREROUTING', p);
   t.is(raw(packet(P1, '10.0.0.2', 'tcp', 80)), 'continue');
   t.is(raw(packet('10.244.0.99', '10.0.0.2', 'tcp', 80)), 'DROP', 'spoofed');
   t.is(raw(packet('10.0.0.2', P1, 'tcp', 80)), 'continue', 'not from the bridge');

@@ -30,8 +30,21 @@ export function shortHash(text: string, length: number): string {
  */
 export type ServiceSet = 'svc' | 'svrej' | 'svdrop' | 'svfw' | 'cidrs';
 
+/** A ClusterNetworkPolicy tier: 'a' Admin, 'b' Baseline. */
+export type Tier = 'a' | 'b';
+
+/**
+ * Sets of a ClusterNetworkPolicy tier in one direction (render-cluster-policy.ts): 'sub' the
+ * subjects it decides something for, 'acc', 'drp', 'pas' (local, protocol:port, peer) whose
+ * verdict is accept, drop, pass; 'oth' the subjects whose own chain decides the rest.
+ */
+export type TierSet = `${Tier}${Direction}-${'sub' | 'acc' | 'drp' | 'pas' | 'oth'}`;
+
 /** Fixed-name sets, one per family: the suffix after `${setPrefix}-`, without the family digit. */
-export type FixedSet = 'pods' | ServiceSet | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp'}`;
+export type FixedSet = 'pods' | ServiceSet | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp'}` | TierSet;
+
+const TIER_WORD: Record<Tier, string> = { a: 'ADMIN', b: 'BASELINE' };
+const DIRECTION_WORD: Record<Direction, string> = { e: 'EGRESS', i: 'INGRESS' };
 
 /**
  * The chains of one service port, kube-proxy's KUBE-SVC-, KUBE-EXT-, KUBE-FW-: 'SVC' picks a
@@ -53,7 +66,7 @@ export class IptablesNames {
     const escaped = this.setPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // Exactly the shapes below: another agent's prefix that merely starts like ours ("weft-lab")
     // gives names this grammar refuses, so its sets are never taken for ours.
-    this.owned = new RegExp(`^${escaped}-((pods|cidrs|svc|svrej|svdrop|svfw|[ei]-(iso|anyp|anya|clsp))[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
+    this.owned = new RegExp(`^${escaped}-((pods|cidrs|svc|svrej|svdrop|svfw|[ei]-(iso|anyp|anya|clsp)|[ab][ei]-(sub|acc|drp|pas|oth))[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
   }
 
   chain(suffix: string): string {
@@ -82,6 +95,26 @@ export class IptablesNames {
   /** A node of the search tree over local addresses, covering first..last. */
   treeChain(d: Direction, first: string, last: string): string {
     return this.chain(`${d.toUpperCase()}T-${shortHash(`${first}-${last}`, 8)}`);
+  }
+
+  /** The chain of one ClusterNetworkPolicy tier in one direction: PREFIX-ADMIN-INGRESS. */
+  tierChain(tier: Tier, d: Direction): string {
+    return this.checkedChain(this.chain(`${TIER_WORD[tier]}-${DIRECTION_WORD[d]}`));
+  }
+
+  /** Where a tier's drops in one direction go (logged, then dropped). */
+  tierDropChain(tier: Tier, d: Direction): string {
+    return this.checkedChain(`${this.tierChain(tier, d)}-DROP`);
+  }
+
+  /** The chain of one local pod address's tier decisions that the fixed sets cannot hold. */
+  tierLocalChain(tier: Tier, d: Direction, local: string): string {
+    return this.checkedChain(this.chain(`${tier.toUpperCase()}${d.toUpperCase()}-${shortHash(local, 8)}`));
+  }
+
+  /** A node of a tier's search tree over local addresses, covering first..last. */
+  tierTreeChain(tier: Tier, d: Direction, first: string, last: string): string {
+    return this.checkedChain(this.chain(`${tier.toUpperCase()}${d.toUpperCase()}T-${shortHash(`${first}-${last}`, 8)}`));
   }
 
   /** A chain of one service port, named by a hash of its key (ServicePortState.key). */

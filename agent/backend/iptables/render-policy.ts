@@ -41,19 +41,32 @@
  * The search tree and the local chains are entered with -g (goto), so their RETURN returns past
  * the direction chain, as an allowance; each of them ends in a drop, so nothing falls through.
  * Every drop goes through one chain per direction (PREFIX-INGRESS-DROP), which logs the packet
- * to NFLOG through a rate limit (agent/drops/log-rules.ts) for weftctl policy drops, then drops it.
+ * to NFLOG through a rate limit (agent/drops/log-rules.ts) for weftctl policy drops, then drops it
+ * (the tiers have drop chains of their own, with their own log prefixes).
+ *
+ * ClusterNetworkPolicy tiers (render-cluster-policy.ts says what a packet meets in one) change
+ * how a direction is entered, and only where a tier has something to decide on this node
+ * (renderDirectionStages below). Without one, FORWARD enters the direction chain by the
+ * isolation set, as above. With one, FORWARD jumps to PREFIX-<DIRECTION>-TIERS, where a NEW
+ * packet meets, each a hash:ip lookup of its local address, and goes (-g) to the first that
+ * holds it: the Admin tier's subjects; NetworkPolicy's isolated addresses; the Baseline tier's
+ * subjects. So Baseline never sees an address NetworkPolicy isolates, and a packet of an address
+ * no stage holds costs three lookups and is allowed. Admin's accept is RETURN (back in FORWARD:
+ * NetworkPolicy and Baseline of this direction skipped), its drop its drop chain, its pass a goto
+ * to PREFIX-<DIRECTION>-PASSED, which holds the NetworkPolicy and Baseline stages again.
  */
-import { canonicalElement, type IpsetFamily } from '../../../kernel/ipset';
+import { canonicalElement } from '../../../kernel/ipset';
 import { parseAddress } from '../../../ipam/address';
 import type { Allowance, DirectionPolicy, NodePolicy, PortRange } from '../../dataplane/policy-state';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
 import { familyOf, type Direction, type Family, type IptablesNames } from './names';
-import { DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE } from '../../drops/log-rules';
+import { checkRange, comment, dportWords, dropChain, dropChainName, EXPANDED_RANGE_MAX, ipsetFamily, peerNets, portCount, rangeText, WORDS, type DirectionWords } from './policy-common';
+import { renderTier, type TierRendering } from './render-cluster-policy';
+import { DROP_LOG_PREFIX } from '../../drops/log-rules';
+import { byValue, searchTree } from './search-tree';
 
-/** Port ranges up to this many ports are expanded into set elements; wider ones get a rule. */
-export const EXPANDED_RANGE_MAX = 16;
-/** Local addresses a search tree leaf tests one by one. */
-export const TREE_LEAF_SIZE = 4;
+export { EXPANDED_RANGE_MAX, peerNets } from './policy-common';
+export { TREE_LEAF_SIZE } from './search-tree';
 
 /**
  * IPv6 neighbour solicitations and advertisements between pods on the bridge cross FORWARD
@@ -63,36 +76,6 @@ export const TREE_LEAF_SIZE = 4;
  * are link-layer plumbing, not traffic a NetworkPolicy speaks of.
  */
 export const ND_EXEMPT = true;
-
-const comment = (text: string) => ['-m', 'comment', '--comment', text];
-const ipsetFamily = (f: Family): IpsetFamily => (f === 4 ? 'inet' : 'inet6');
-
-const WORDS: Record<Direction, { noun: 'ingress' | 'egress'; peer: string; local: 'src' | 'dst'; peerFlag: 'src' | 'dst'; chain: string }> = {
-  e: { noun: 'egress', peer: 'destination', local: 'src', peerFlag: 'dst', chain: 'EGRESS' },
-  i: { noun: 'ingress', peer: 'source', local: 'dst', peerFlag: 'src', chain: 'INGRESS' },
-};
-
-/** The CIDRs of one family as hash:net elements; /0 (which ipset refuses) as its two halves. */
-export function peerNets(cidrs: readonly string[], f: Family): string[] {
-  const out: string[] = [];
-  for (const cidr of cidrs) {
-    if (familyOf(cidr) !== f) continue;
-    const [address, length] = cidr.split('/');
-    if (length === '0') out.push(...(f === 4 ? ['0.0.0.0/1', '128.0.0.0/1'] : ['::/1', '8000::/1']));
-    else out.push(canonicalElement('hash:net', ipsetFamily(f), length === undefined ? address : cidr));
-  }
-  return out;
-}
-
-function checkRange(r: PortRange): void {
-  if (!['tcp', 'udp', 'sctp'].includes(r.protocol) || !Number.isInteger(r.first) || !Number.isInteger(r.last) || r.first < 0 || r.first > r.last || r.last > 65535) {
-    throw new Error(`invalid port range ${JSON.stringify(r)} in NodePolicy`);
-  }
-}
-
-const portCount = (r: PortRange) => r.last - r.first + 1;
-const rangeText = (r: PortRange) => `${r.protocol} ${r.first}-${r.last}`;
-const dportWords = (r: PortRange) => ['-p', r.protocol, '-m', r.protocol, '--dport', `${r.first}:${r.last}`];
 
 /** What one local address is allowed beyond the sets of steps 1-3. */
 interface Wide {
@@ -107,11 +90,13 @@ export interface PolicyRendering {
   chains: DesiredIptablesChain[];
   /** Rules for weft's FORWARD chain, after the bridge guard. */
   forward: string[][];
+  /** Rules for weft's filter INPUT chain: the egress tiers for pods reaching their own node. */
+  input: string[][];
   sets: DesiredIpset[];
 }
 
 class DirectionRenderer {
-  private readonly w: (typeof WORDS)[Direction];
+  private readonly w: DirectionWords;
   private readonly isolated: Set<string>;
   private readonly anyPorts = new Set<string>();
   private readonly anyAll = new Set<string>();
@@ -195,13 +180,8 @@ class DirectionRenderer {
     }
   }
 
-  /** Where every denied packet of the direction goes: logged (rate-limited), then dropped. */
-  private get dropChain(): string {
-    return this.names.chain(`${this.w.chain}-DROP`);
-  }
-
   private drop(): string[] {
-    return [...comment(`${this.w.noun} not allowed by any policy`), '-j', this.dropChain];
+    return [...comment(`${this.w.noun} not allowed by any policy`), '-j', dropChainName(this.names, this.d)];
   }
 
   private set(name: string, type: DesiredIpset['type'], elements: Iterable<string>, role: DesiredIpset['role'] = 'allow'): string {
@@ -209,8 +189,11 @@ class DirectionRenderer {
     return name;
   }
 
-  /** The direction chain, the search tree and local chains; returns the FORWARD rule that enters them. */
-  finish(): string[][] {
+  /**
+   * The direction chain, the search tree and local chains; returns what enters them: the match
+   * on isolated addresses (for a rule that jumps or goes to `chain`).
+   */
+  finish(): { gate: string[]; chain: string } {
     const { d, f, w, names } = this;
     const isoSet = this.set(names.fixedSet(`${d}-iso`, f), 'hash:ip', this.isolated, 'isolate');
     const rules: string[][] = [];
@@ -226,40 +209,16 @@ class DirectionRenderer {
       const s = this.set(names.fixedSet(`${d}-clsp`, f), 'hash:ip,port,net', this.classPorts);
       rules.push(['-m', 'set', '--match-set', s, `${w.local},dst,${w.peerFlag}`, ...comment(`${w.noun} allowed for the class of the ${w.peer}: these ports`), '-j', 'RETURN']);
     }
-    const wide = [...this.wide.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    if (wide.length > 0) rules.push(['-g', this.tree(wide, 0, wide.length - 1)]);
-    else rules.push(this.drop());
+    const wide = [...this.wide.values()].sort(byValue);
+    if (wide.length > 0) {
+      const entries = wide.map((x) => ({ local: x.local, value: x.value, chain: this.localChain(x) }));
+      const tree = searchTree(entries, { local: w.local, family: f, nodeName: (first, last) => names.treeChain(d, first, last), otherwise: this.drop() });
+      this.chains.push(...tree);
+      rules.push(['-g', tree[tree.length - 1].name]);
+    } else rules.push(this.drop());
     const chain = names.chain(w.chain);
     this.chains.push({ table: 'filter', name: chain, rules });
-    this.chains.push({
-      table: 'filter',
-      name: this.dropChain,
-      rules: [
-        // Rate-limited per rule: a flood of denied packets cannot flood the log (agent/drops/log-rules.ts).
-        ['-m', 'limit', '--limit', `${DROP_LOG_RATE}/sec`, ...comment(`${w.noun} not allowed by any policy: logged (at most ${DROP_LOG_RATE}/s)`), '-j', 'NFLOG', '--nflog-prefix', DROP_LOG_PREFIX[w.noun], '--nflog-group', String(DROP_LOG_GROUP)],
-        [...comment(`${w.noun} not allowed by any policy`), '-j', 'DROP'],
-      ],
-    });
-    return [['-m', 'set', '--match-set', isoSet, w.local, ...comment(`local pods isolated for ${w.noun}`), '-j', chain]];
-  }
-
-  /** A balanced search over the sorted addresses first..last; leaves test addresses one by one. */
-  private tree(wide: readonly Wide[], first: number, last: number): string {
-    const { d, f, w, names } = this;
-    const name = names.treeChain(d, wide[first].local, wide[last].local);
-    const rules: string[][] = [];
-    if (last - first + 1 <= TREE_LEAF_SIZE) {
-      for (let i = first; i <= last; i++) rules.push([w.local === 'src' ? '-s' : '-d', `${wide[i].local}/${f === 4 ? 32 : 128}`, '-g', this.localChain(wide[i])]);
-      rules.push(this.drop());
-    } else {
-      const mid = (first + last) >> 1;
-      const left = this.tree(wide, first, mid);
-      const right = this.tree(wide, mid + 1, last);
-      rules.push(['-m', 'iprange', w.local === 'src' ? '--src-range' : '--dst-range', `${wide[first].local}-${wide[mid].local}`, '-g', left]);
-      rules.push(['-g', right]);
-    }
-    this.chains.push({ table: 'filter', name, rules });
-    return name;
+    return { gate: ['-m', 'set', '--match-set', isoSet, w.local, ...comment(`local pods isolated for ${w.noun}`)], chain };
   }
 
   private localChain(x: Wide): string {
@@ -289,20 +248,85 @@ function renderDirection(d: Direction, policy: DirectionPolicy, f: Family, names
   return r;
 }
 
+interface DirectionRendering {
+  forward: string[][];
+  /** The chain INPUT enters for pods reaching their own node (egress tiers only). */
+  node?: string;
+  chains: DesiredIptablesChain[];
+  sets: DesiredIpset[];
+}
+
+/**
+ * One direction: NetworkPolicy alone is entered from FORWARD by its isolation set, as it always
+ * was. With a ClusterNetworkPolicy tier, FORWARD jumps to the direction's TIERS chain, which
+ * enters, by goto, the first stage whose set holds the local address: the Admin tier's subjects,
+ * else NetworkPolicy's isolated addresses, else the Baseline tier's subjects (so Baseline only
+ * ever sees addresses NetworkPolicy does not isolate). A stage's RETURN is "allowed for this
+ * direction" (back in FORWARD, on to the next direction); Admin's pass goes to the PASSED chain,
+ * which holds the stages after Admin.
+ *
+ * A pod reaching its own node (INPUT) meets the egress tiers too, as in the nftables backend, so
+ * that a tier's `nodes` or `networks` peers also hold for the node the pod runs on; NetworkPolicy
+ * exempts that traffic, so between the tiers an address it isolates is allowed. INPUT enters
+ * EGRESS-NODE: Admin's subjects, then the exemption, then Baseline's subjects. The Admin tier's
+ * chains serve both hooks: its pass goes to PASSED, where a packet to a local address (only
+ * INPUT's are) goes on to NODE-PASSED, the exemption and Baseline, and the others to the
+ * FORWARD stages.
+ */
+function renderDirectionStages(d: Direction, policy: NodePolicy, f: Family, names: IptablesNames): DirectionRendering | undefined {
+  const w = WORDS[d];
+  const np = renderDirection(d, policy[w.noun], f, names);
+  const baseline = renderTier('b', d, policy.baseline?.[w.noun], f, names, ['-j', 'RETURN']);
+  const npStage = np?.finish();
+  const rest: string[][] = [];
+  if (npStage) rest.push([...npStage.gate, '-g', npStage.chain]);
+  if (baseline) rest.push([...baseline.gate, '-g', baseline.chain]);
+  const passed = names.chain(`${w.chain}-PASSED`);
+  const admin = renderTier('a', d, policy.admin?.[w.noun], f, names, rest.length > 0 ? ['-g', passed] : ['-j', 'RETURN']);
+  if (!npStage && !admin && !baseline) return undefined;
+  const tiers: TierRendering[] = [admin, baseline].filter((x) => x !== undefined);
+  const out: DirectionRendering = { forward: [], chains: [...(np?.chains ?? [])], sets: [...(np?.sets ?? []), ...tiers.flatMap((x) => x.sets)] };
+  const adminStage = admin ? [[...admin.gate, '-g', admin.chain]] : [];
+  // The stages after Admin for a pod reaching its own node: NetworkPolicy's exemption, Baseline.
+  const nodeRest = baseline ? [...(npStage ? [[...npStage.gate, '-j', 'RETURN']] : []), [...baseline.gate, '-g', baseline.chain]] : [];
+  if (tiers.length === 0 && npStage) out.forward.push([...npStage.gate, '-j', npStage.chain]);
+  else {
+    const entry = names.chain(`${w.chain}-TIERS`);
+    out.forward.push([...comment(`${w.noun}: admin tier, then NetworkPolicy, then baseline tier`), '-j', entry]);
+    out.chains.push({ table: 'filter', name: entry, rules: [...adminStage, ...rest] });
+    if (d === 'e') {
+      out.node = names.chain(`${w.chain}-NODE`);
+      out.chains.push({ table: 'filter', name: out.node, rules: [...adminStage, ...nodeRest] });
+    }
+    if (admin && rest.length > 0) {
+      const toNode = ['-m', 'addrtype', '--dst-type', 'LOCAL', ...comment('a pod reaching its own node: the stages after the admin tier in INPUT')];
+      const nodePassed = names.chain(`${w.chain}-NODE-PASSED`);
+      if (d === 'e' && nodeRest.length > 0) out.chains.push({ table: 'filter', name: nodePassed, rules: nodeRest });
+      const node = d === 'e' ? [[...toNode, ...(nodeRest.length > 0 ? ['-g', nodePassed] : ['-j', 'RETURN'])]] : [];
+      out.chains.push({ table: 'filter', name: passed, rules: [...node, ...rest] });
+    }
+  }
+  out.chains.push(...tiers.flatMap((x) => x.chains));
+  if (npStage) out.chains.push(dropChain(dropChainName(names, d), DROP_LOG_PREFIX[w.noun], `${w.noun} not allowed by any policy`));
+  return out;
+}
+
 export function renderPolicy(policy: NodePolicy | undefined, f: Family, names: IptablesNames): PolicyRendering {
-  const out: PolicyRendering = { chains: [], forward: [], sets: [] };
+  const out: PolicyRendering = { chains: [], forward: [], input: [], sets: [] };
   if (!policy) return out;
   // Egress first: a packet it allows comes back to the FORWARD chain and meets ingress.
-  const directions = [renderDirection('e', policy.egress, f, names), renderDirection('i', policy.ingress, f, names)].filter((r) => r !== undefined);
+  const directions = [renderDirectionStages('e', policy, f, names), renderDirectionStages('i', policy, f, names)].filter((r) => r !== undefined);
   if (directions.length === 0) return out;
-  out.forward.push(['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment('replies and related packets of allowed connections'), '-j', 'RETURN']);
-  if (f === 6 && ND_EXEMPT) {
-    for (const type of ['135', '136']) out.forward.push(['-p', 'ipv6-icmp', '-m', 'icmp6', '--icmpv6-type', type, ...comment('neighbour discovery between pods'), '-j', 'RETURN']);
-  }
+  const first = (what: string) => [
+    ['-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', ...comment('replies and related packets of allowed connections'), '-j', 'RETURN'],
+    ...(f === 6 && ND_EXEMPT ? ['135', '136'].map((type) => ['-p', 'ipv6-icmp', '-m', 'icmp6', '--icmpv6-type', type, ...comment(`neighbour discovery ${what}`), '-j', 'RETURN']) : []),
+  ];
+  out.forward.push(...first('between pods'));
   for (const r of directions) {
-    out.forward.push(...r.finish());
+    out.forward.push(...r.forward);
     out.chains.push(...r.chains);
     out.sets.push(...r.sets);
+    if (r.node) out.input.push(...first('with the node'), [...comment('egress of pods to their own node: the tiers'), '-j', r.node]);
   }
   return out;
 }

@@ -1,9 +1,9 @@
 /**
  * NodeState -> weft's iptables chains and ipsets, the fallback backend's rendering of the same
- * state as backend/nftables/render.ts: the pod bridge guard (render-guard.ts), NetworkPolicy
- * (render-policy.ts), service proxying (render-services.ts) and the masquerade of pod traffic
- * leaving the cluster. A chain is hooked in only while it has a job: each costs every packet
- * that passes its hook.
+ * state as backend/nftables/render.ts: the pod bridge guard (render-guard.ts), NetworkPolicy and
+ * the ClusterNetworkPolicy tiers around it (render-policy.ts, render-cluster-policy.ts), service
+ * proxying (render-services.ts) and the masquerade of pod traffic leaving the cluster. A chain
+ * is hooked in only while it has a job: each costs every packet that passes its hook.
  */
 import net from 'node:net';
 import type { IpFamily } from '../../../kernel/iptables';
@@ -62,7 +62,8 @@ function renderFamily(state: NodeState, f: Family, names: IptablesNames): { chai
     rules.length > 0 ? [{ table, name: names.chain(hook), hook, rules }] : [];
   const chains: DesiredIptablesChain[] = [
     ...guard.chains,
-    ...hooked('filter', 'INPUT', services.filter),
+    // New connections to services first, then pods reaching their own node (the egress tiers).
+    ...hooked('filter', 'INPUT', [...services.filter, ...policy.input]),
     // The guard first, whatever the connection's state; then new connections to services, then policy.
     ...hooked('filter', 'FORWARD', [...guard.forward, ...services.filter, ...policy.forward]),
     ...hooked('filter', 'OUTPUT', [...services.filter, ...guard.output]),

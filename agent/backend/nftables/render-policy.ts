@@ -16,7 +16,9 @@
  * Egress is checked in a base chain of its own, hooked before ingress: an `accept` ends only its
  * own base chain, so a packet egress allows still meets ingress (same-node pod-to-pod traffic is
  * subject to both). Traffic between a pod and its own node (input, output) is not subject to
- * policy, as upstream Kubernetes defines it.
+ * policy, as upstream Kubernetes defines it. ClusterNetworkPolicy tiers (render-cluster-policy.ts)
+ * add their stages to each base chain: the Admin tier's before NetworkPolicy's, the Baseline
+ * tier's after (an isolated pod's chain always ends in a verdict, so only others reach it).
  *
  * Class chains and sets are named by a hash of the class key, which stays the same while the
  * class means the same: a change elsewhere leaves them alone.
@@ -31,6 +33,8 @@ import net from 'node:net';
 import type { Allowance, DirectionPolicy, NodePolicy, PeerClass } from '../../dataplane/policy-state';
 import { groupedSet, type CountedElement, type DesiredChain, type DesiredElement, type DesiredRule, type DesiredSet } from './desired';
 import { DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE } from '../../drops/log-rules';
+import { addressElements } from './address-elements';
+import { renderClusterTiers, type TierStageRules } from './render-cluster-policy';
 
 type Family = 4 | 6;
 type Direction = 'in' | 'out';
@@ -174,20 +178,7 @@ function renderClass(d: Direction, c: PeerClass): RenderedClass {
   return out;
 }
 
-/** Per list of addresses (the compiler keeps the list while it is unchanged): one element each, per family. */
-const addressMemo = new WeakMap<readonly string[], Record<Family, DesiredElement[]>>();
-
-function addressElements(addresses: readonly string[], family: Family): DesiredElement[] {
-  let out = addressMemo.get(addresses);
-  if (!out) {
-    out = { 4: [], 6: [] };
-    for (const a of addresses) out[familyOf(a)].push({ key: [a] });
-    addressMemo.set(addresses, out);
-  }
-  return out[family];
-}
-
-function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy {
+function renderDirection(d: Direction, policy: DirectionPolicy, tiers?: TierStageRules): RenderedPolicy {
   const words = DIRECTION_WORDS[d];
   const sets: DesiredSet[] = [];
   const chains: DesiredChain[] = [];
@@ -197,6 +188,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
     // Neighbour discovery between pods on one bridge is forwarded and not tracked as a
     // connection: without it an isolated IPv6 pod could not resolve or answer its peers.
     { rule: 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept', comment: 'IPv6 neighbour discovery between pods' },
+    ...(tiers?.admin ?? []),
   ];
 
   const anyPeer = allowanceSetsAndRules(d, policy.anyPeer, `pol-${d}-any`, `${words.noun} allowed from any ${words.peer}`);
@@ -252,6 +244,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
     chains.push({ name: chain, rules });
     base.push({ rule: `${ip(family)} ${localField(d)} @${isolatedSet} jump ${chain}`, comment: `local pods isolated for ${words.noun}` });
   }
+  base.push(...(tiers?.baseline ?? []));
   if (base.length > 2) {
     chains.push({
       name: `policy-${words.noun}`,
@@ -265,9 +258,10 @@ function renderDirection(d: Direction, policy: DirectionPolicy): RenderedPolicy 
 
 export function renderPolicy(policy: NodePolicy | undefined): RenderedPolicy {
   if (!policy) return { sets: [], chains: [], counted: [] };
-  const egress = renderDirection('out', policy.egress);
-  const ingress = renderDirection('in', policy.ingress);
-  return { sets: [...egress.sets, ...ingress.sets], chains: [...egress.chains, ...ingress.chains], counted: [...egress.counted, ...ingress.counted] };
+  const tiers = renderClusterTiers(policy);
+  const egress = renderDirection('out', policy.egress, tiers.stages.out);
+  const ingress = renderDirection('in', policy.ingress, tiers.stages.in);
+  return { sets: [...egress.sets, ...ingress.sets, ...tiers.sets], chains: [...egress.chains, ...ingress.chains, ...tiers.chains], counted: [...egress.counted, ...ingress.counted] };
 }
 
 /** Destinations on the bridge that are not pods' and still pass: multicast, broadcast, link-local. */
