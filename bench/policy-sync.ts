@@ -28,13 +28,12 @@ import { record, type Scale } from './results';
 import { fmt, quantile } from './stats';
 import { changeToKernel, median, syncLogs, type SyncLog } from './sync-log';
 
-type Backend = 'nftables' | 'iptables';
-const LOCAL_NODE = 'node-0';
+export type Backend = 'nftables' | 'iptables';
+export const LOCAL_NODE = 'node-0';
 const CHANGES = 20;
 
-
 /** Writes the synthetic cluster with `policies` policies (5 a namespace) into `dir`; returns all its objects, and its pods. */
-function writeCluster(dir: string, policyCount: number): { objects: KubeObject[]; pods: KubeObject[] } {
+export function writeCluster(dir: string, policyCount: number): { objects: KubeObject[]; pods: KubeObject[] } {
   const { namespaces, pods, policies } = syntheticCluster({ namespaces: Math.max(1, Math.round(policyCount / 5)) });
   for (const [name, items] of [['namespaces', namespaces], ['pods', pods], ['policies', policies]] as const) {
     fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
@@ -42,7 +41,7 @@ function writeCluster(dir: string, policyCount: number): { objects: KubeObject[]
   return { objects: [...namespaces, ...pods, ...policies], pods };
 }
 
-function startAgent(ns: string, dir: string, backend: Backend, kubeconfig?: string): AgentProcess {
+export function startAgent(ns: string, dir: string, backend: Backend, kubeconfig?: string): AgentProcess {
   return spawnAgent(
     ns,
     ['--node-name', LOCAL_NODE, ...(kubeconfig ? ['--kubeconfig', kubeconfig] : ['--manifests', path.join(dir, 'manifests')]), '--backend', backend, '--pod-bridge', '', '--overlay', 'none', '--masquerade=false', '--cni-socket', '', '--health-listen', '', '--resync-interval', '0'],
@@ -51,7 +50,7 @@ function startAgent(ns: string, dir: string, backend: Backend, kubeconfig?: stri
 }
 
 /** The first sync of an agent started in a fresh namespace. */
-async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
+export async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
   const ns = createBenchNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
   const agent = startAgent(ns, dir, backend);
   try {
@@ -64,6 +63,12 @@ async function fullSync(dir: string, backend: Backend): Promise<SyncLog> {
   }
 }
 
+/** An agent watching the fake Kubernetes API, which serves `objects`; changes are put through the API. */
+export async function throughApi(ns: string, dir: string, backend: Backend, objects: readonly KubeObject[]): Promise<AgentWithSource> {
+  const api = await startBenchApi(ns, dir, objects);
+  return { agent: startAgent(ns, dir, backend, api.kubeconfig), put: (_file, object) => api.put(object), stop: () => api.close() };
+}
+
 /** A new pod of the same deployment on the same node, with a fresh address. */
 function replicaOf(pod: KubeObject, i: number): KubeObject {
   const ip = `${(pod.status!.podIP as string).split('.').slice(0, 3).join('.')}.${200 + i}`;
@@ -74,28 +79,44 @@ function withTier(pod: KubeObject, tier: string): KubeObject {
   return { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, tier } } };
 }
 
-type AgentWithSource = { agent: AgentProcess; put(file: string, object: KubeObject): void; stop(): Promise<void> };
+export type AgentWithSource = { agent: AgentProcess; put(file: string, object: KubeObject): void; stop(): Promise<void> };
 
-/** CHANGES changes of two kinds, alternating, each handed to the agent `start` gives and timed to the kernel. */
-async function changesToKernel(pods: KubeObject[], start: (ns: string) => Promise<AgentWithSource>): Promise<Record<'replica' | 'flip', SyncLog[]>> {
+/** One change: which kind it is, and the object handed to the source (a file name for a manifests directory). */
+export interface Change<K extends string> {
+  kind: K;
+  file: string;
+  object: KubeObject;
+}
+
+export type PodChangeKind = 'replica' | 'flip';
+
+/**
+ * The i-th pod change, two kinds alternating: a deployment scaling up on another node (its new
+ * pod's address joins an existing class), and a pod relabelled so that no other pod matches the
+ * same rules (a class of its own), alternately on this node and elsewhere.
+ */
+export function podChanges(pods: KubeObject[]): (i: number) => Change<PodChangeKind> {
+  const local = pods.find((p) => p.spec?.nodeName === LOCAL_NODE && p.metadata.labels?.tier === 'frontend')!;
+  const remote = pods.find((p) => p.spec?.nodeName !== LOCAL_NODE && p.metadata.labels?.tier === 'frontend')!;
+  return (i) => {
+    if (i % 2 === 0) return { kind: 'replica', file: `zz-replica-${i}.json`, object: replicaOf(remote, i) };
+    const [pod, file] = i % 4 === 1 ? [local, 'zz-local.json'] : [remote, 'zz-remote.json'];
+    return { kind: 'flip', file, object: withTier(pod, i % 8 < 4 ? 'backend' : 'frontend') };
+  };
+}
+
+/** `count` changes `plan` makes, one at a time, each handed to the agent `start` gives and timed to the kernel; by kind. */
+export async function changesToKernel<K extends string>(count: number, kinds: readonly K[], plan: (i: number) => Change<K>, start: (ns: string) => Promise<AgentWithSource>): Promise<Record<K, SyncLog[]>> {
   const ns = createBenchNetns(`weft-bench-ps-${crypto.randomBytes(2).toString('hex')}`);
   try {
     const { agent, put, stop } = await start(ns);
     try {
       await waitReady(agent, 120_000);
-      const local = pods.find((p) => p.spec?.nodeName === LOCAL_NODE && p.metadata.labels?.tier === 'frontend')!;
-      const remote = pods.find((p) => p.spec?.nodeName !== LOCAL_NODE && p.metadata.labels?.tier === 'frontend')!;
-      const byKind: Record<'replica' | 'flip', SyncLog[]> = { replica: [], flip: [] };
-      for (let i = 0; i < CHANGES; i++) {
-        step('one change at a time, to the kernel', { i: i + 1, n: CHANGES });
-        if (i % 2 === 0) {
-          // A deployment scales up on another node: its new pod's address joins an existing class.
-          byKind.replica.push(await changeToKernel(agent, () => put(`zz-replica-${i}.json`, replicaOf(remote, i)), 20_000));
-        } else {
-          // A pod relabelled so that no other pod matches the same rules: a class of its own.
-          const [pod, file] = i % 4 === 1 ? [local, 'zz-local.json'] : [remote, 'zz-remote.json'];
-          byKind.flip.push(await changeToKernel(agent, () => put(file, withTier(pod, i % 8 < 4 ? 'backend' : 'frontend')), 20_000));
-        }
+      const byKind = Object.fromEntries(kinds.map((k) => [k, [] as SyncLog[]])) as Record<K, SyncLog[]>;
+      for (let i = 0; i < count; i++) {
+        step('one change at a time, to the kernel', { i: i + 1, n: count });
+        const change = plan(i);
+        byKind[change.kind].push(await changeToKernel(agent, () => put(change.file, change.object), 20_000));
         await new Promise((r) => setTimeout(r, 200)); // no coalescing with the next change
       }
       return byKind;
@@ -118,11 +139,9 @@ async function measure(backend: Backend, notes: string[], policies: number): Pro
     step(`${backend}, ${policies} policies: full sync, 3 times`);
     for (let i = 0; i < 3; i++) full.push(await fullSync(dir, backend));
 
-    const changes = await changesToKernel(pods, async (ns) => {
-      const api = await startBenchApi(ns, dir, objects);
-      return { agent: startAgent(ns, dir, backend, api.kubeconfig), put: (_file, object) => api.put(object), stop: () => api.close() };
-    });
-    const fromManifests = await changesToKernel(pods, async (ns) => ({
+    const kinds = ['replica', 'flip'] as const;
+    const changes = await changesToKernel(CHANGES, kinds, podChanges(pods), (ns) => throughApi(ns, dir, backend, objects));
+    const fromManifests = await changesToKernel(CHANGES, kinds, podChanges(pods), async (ns) => ({
       agent: startAgent(ns, dir, backend),
       put: (file, object) => fs.writeFileSync(path.join(manifests, file), JSON.stringify(object)),
       stop: async () => undefined,

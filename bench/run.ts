@@ -8,7 +8,8 @@
  *
  *   --only LIST          benches or groups, comma-separated: cni, dataplane, policy, services, cli,
  *                        or startup, sea-startup, ipam, attach, lab, agent, overlay, policy-compile,
- *                        policy-sync, policy-datapath, policy-trace, policy-trace-cli, services
+ *                        policy-sync, cnp-sync, policy-datapath, policy-trace, policy-trace-cli,
+ *                        services
  *   --runs N             runs per figure (default: 30, or each bench's own)
  *   --scales 100,1000    services at these counts (default 100,1000,10000)
  *   --policy-scales 100,1000  policy sync at these numbers of policies (default 1000)
@@ -31,6 +32,7 @@ import { pluginPath } from '../lab/cni-exec';
 import { benchAgentScale } from './agent-scale';
 import { createBenchNetns, deleteBenchNetns, installCleanup, interrupted, trackChild } from './cleanup';
 import { benchAttach } from './cni-attach';
+import { benchClusterPolicySync } from './cnp-sync';
 import { compareResults, formatComparison } from './compare';
 import { mergeResults } from './merge';
 import { benchOverlayPaths } from './overlay-paths';
@@ -107,6 +109,7 @@ const RUNNERS: Record<BenchName, (c: Context) => Promise<void>> = {
   overlay: (c) => benchOverlayPaths(c.runsOr(7)),
   'policy-compile': (c) => benchPolicyCompile(c.runsOr(20)),
   'policy-sync': () => benchPolicySync(numbers('policy-scales')),
+  'cnp-sync': () => benchClusterPolicySync(),
   'policy-datapath': (c) => benchPolicyDatapath(c.runsOr(5)),
   'policy-trace': () => benchPolicyTrace(),
   'policy-trace-cli': () => benchPolicyTrace({ cliOnly: true }),

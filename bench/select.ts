@@ -14,6 +14,7 @@ export const BENCH_NAMES = [
   'overlay',
   'policy-compile',
   'policy-sync',
+  'cnp-sync',
   'policy-datapath',
   'policy-trace',
   'policy-trace-cli',
@@ -25,7 +26,7 @@ export type BenchName = (typeof BENCH_NAMES)[number];
 export const GROUPS: Record<string, readonly BenchName[]> = {
   cni: ['startup', 'sea-startup', 'ipam', 'attach'],
   dataplane: ['lab', 'agent', 'overlay'],
-  policy: ['policy-compile', 'policy-sync', 'policy-datapath', 'policy-trace'],
+  policy: ['policy-compile', 'policy-sync', 'cnp-sync', 'policy-datapath', 'policy-trace'],
   services: ['services'],
   cli: ['policy-trace-cli'],
 };

@@ -133,8 +133,16 @@ function miss(c: Context, policy: ParsedPolicy, rule: Rule): RuleMiss {
 
 const portText = (c: Context): string => `${c.port}/${c.protocol.toUpperCase()}`;
 
-function notApplicable(local: End): string {
-  if (!local.pod) return `${local.address} is not a pod: no NetworkPolicy applies`;
+/** "node node-0" for a Node's address (what `nodes` peers match), else undefined. */
+function nodeWords(model: PolicyModel, address: string): string | undefined {
+  const a = parseIp(address);
+  const nodes = a ? model.evaluator.nodesAt(a).map((n) => `node ${n.name}`) : [];
+  return nodes.length > 0 ? nodes.join(', ') : undefined;
+}
+
+function notApplicable(model: PolicyModel, local: End): string {
+  const node = local.pod ? undefined : nodeWords(model, local.address);
+  if (!local.pod) return `${local.address} is ${node ? `${node}'s address, ` : ''}not a pod: no NetworkPolicy applies`;
   return `${local.pod.id} is not a pod NetworkPolicy applies to (hostNetwork, or finished)`;
 }
 
@@ -157,7 +165,9 @@ function attributeCluster(c: Context, m: ClusterMatch): ClusterRuleMatch {
   const rule = c.model.clusterPolicies.get(m.policy)?.[c.direction].find((r) => r.index === m.rule);
   const peer = rule?.peers?.find((p) => clusterPeerMatches(c, p));
   const protocol = rule?.protocols?.find((p) => p.entries.some((e) => portMatch(c, e)));
-  const peerWords = !rule ? UNATTRIBUTED : rule.peers === null ? 'any peer (the rule fails closed)' : peer ? clusterPeerText(peer) : UNATTRIBUTED;
+  // A nodes peer says which node the address is (its selector alone does not).
+  const node = peer?.kind === 'nodes' ? nodeWords(c.model, c.peer.address) : undefined;
+  const peerWords = !rule ? UNATTRIBUTED : rule.peers === null ? 'any peer (the rule fails closed)' : peer ? `${clusterPeerText(peer)}${node ? ` matching ${node}` : ''}` : UNATTRIBUTED;
   const portWords = !rule ? UNATTRIBUTED : rule.protocols === null ? 'any port' : protocol ? protocolMatchText(c, protocol) : UNATTRIBUTED;
   const policy = { tier: m.tier, name: m.policy, priority: m.priority };
   const ruleRef = { index: m.rule, ...(m.ruleName ? { name: m.ruleName } : {}), action: m.action };
@@ -221,7 +231,7 @@ export function explainDirection(model: PolicyModel, verdict: DirectionVerdict, 
   const word = verdict.allowed ? 'allowed' : 'DENIED';
   const passed = admin ? `${admin.text}, then ` : '';
   let text: string;
-  if (verdict.pods.length === 0) text = `${heading}: allowed, ${notApplicable(local)}`;
+  if (verdict.pods.length === 0) text = `${heading}: allowed, ${notApplicable(model, local)}`;
   else if (verdict.decidedBy === 'admin') text = `${heading}: ${word} by ${admin!.text}`;
   else if (verdict.decidedBy === 'baseline') text = `${heading}: ${passed}not isolated (no NetworkPolicy selects ${subject} for ${direction}); ${word} by ${baseline!.text}`;
   else text = `${heading}: ${admin ? `${admin.text}, then NetworkPolicy: ` : ''}${npBody}${baseline ? `, then ${baseline.text}` : ''}`;

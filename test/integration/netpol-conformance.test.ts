@@ -17,24 +17,16 @@
  * and ipBlock of non-pod addresses (the lab has nothing outside the pod network to connect
  * from); Services in front of policies (kube-proxy's DNAT before policy) -- a separate suite.
  */
-import test from 'ava';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createAgentClient } from '../../agent/api/client';
-import { labDown } from '../../lab/cluster/down';
-import { podKey, type AgentBackend } from '../../lab/cluster/state';
-import { labName } from './lab-fixture';
+import { podKey } from '../../lab/cluster/state';
+import { labSuite } from './lab-suite';
 import {
   NAMESPACE_LABELS,
   NAMESPACES,
-  NetpolLab,
+  type NetpolLab,
   networkPolicy as np,
   nodeOf,
-  PODS,
   podLabels,
   Reachability,
-  ReachabilityMismatch,
   TCP80,
   TCP81,
   UDP80,
@@ -386,30 +378,12 @@ const CASES: NetpolCase[] = [
   },
 ];
 
-const BACKENDS: AgentBackend[] = ['nftables', 'iptables'];
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-t-netpol-'));
-const labs = new Map<AgentBackend, { name: string; lab?: NetpolLab }>();
-
-test.after.always(async () => {
-  for (const { name } of labs.values()) await labDown(name, root).catch(() => undefined);
-  fs.rmSync(root, { recursive: true, force: true });
-});
-
-const message = (err: unknown) => (err instanceof ReachabilityMismatch ? err.message : (err as Error).stack ?? String(err));
-
-for (const backend of BACKENDS) {
-  test.serial(`${backend}: lab up with x/y/z over 3 nodes; no policies: every pod reaches every pod (TCP+UDP 80,81, IPv4+IPv6)`, async (t) => {
-    t.timeout(180_000);
-    // One lab at a time: two would share the 2 cores and slow each other's probes.
-    for (const other of labs.values()) {
-      if (other.lab) await labDown(other.name, root);
-      other.lab = undefined;
-    }
-    const entry: { name: string; lab?: NetpolLab } = { name: labName(`np-${backend.slice(0, 3)}`) };
-    labs.set(backend, entry);
-    const started = performance.now();
-    const lab = await NetpolLab.up({ name: entry.name, root, backend });
-    t.log(`lab ${entry.name} (${backend}) up with ${PODS.length} pods in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+labSuite({
+  label: 'np',
+  backends: ['nftables', 'iptables'],
+  nodes: 3,
+  upTitle: 'lab up with x/y/z over 3 nodes; no policies: every pod reaches every pod (TCP+UDP 80,81, IPv4+IPv6)',
+  checkLab(t, lab) {
     const state = lab.state;
     // Every namespace spans every node, so same-node and cross-node pairs both occur in each.
     for (const ns of NAMESPACES) {
@@ -417,56 +391,8 @@ for (const backend of BACKENDS) {
       t.is(nodes.size, 3, `namespace ${ns} on ${[...nodes].join(', ')}`);
     }
     for (const p of state.pods) t.is(p.node, nodeOf(podKey(p), 3));
-    // The lab ran its agents with the backend asked for.
-    for (const node of state.nodes) {
-      const client = createAgentClient(node.agent?.socket ?? '', 2000);
-      try {
-        t.is((await client.status()).backend, backend, `${node.name}'s agent`);
-      } finally {
-        client.close();
-      }
-    }
-    try {
-      await lab.check('no policies', all(), [...V4, ...V6]);
-      t.true(lab.takeTraced() > 0, 'trace compared with the probes');
-      entry.lab = lab;
-    } catch (err) {
-      t.fail(message(err));
-    } finally {
-      for (const line of lab.journal.splice(0)) t.log(line);
-    }
-  });
-
-  for (const c of CASES) {
-    test.serial(`${backend}: ${c.name}`, async (t) => {
-      t.timeout(240_000);
-      const lab = labs.get(backend)?.lab;
-      if (!lab) return t.fail(`the ${backend} lab is not up, or its baseline failed (see "${backend}: lab up ...")`);
-      const started = performance.now();
-      let failure: unknown;
-      try {
-        await c.run(lab);
-      } catch (err) {
-        failure = err;
-      }
-      let resetFailure: unknown;
-      try {
-        await lab.reset(c.v6 ? [...V4, ...V6] : V4);
-      } catch (err) {
-        resetFailure = err;
-      }
-      for (const line of lab.journal.splice(0)) t.log(line);
-      const traced = lab.takeTraced();
-      t.log(`${((performance.now() - started) / 1000).toFixed(1)} s; trace = probe for ${traced} pairs`);
-      if (failure) t.fail(message(failure));
-      if (resetFailure) {
-        t.fail(`after the case: ${message(resetFailure)}`);
-        // Later cases would start from a wrong state.
-        const entry = labs.get(backend);
-        if (entry) entry.lab = undefined;
-      }
-      // Every step of the case and the reset compared trace with the probes (72 pairs per target).
-      if (!failure && !resetFailure) t.true(traced >= 72 * V4.length * 2, `trace compared on ${traced} pairs`);
-    });
-  }
-}
+  },
+  upTargets: [...V4, ...V6],
+  resetTargets: V4,
+  cases: CASES.map((c) => ({ name: c.name, run: (lab) => c.run(lab), ...(c.v6 ? { resetTargets: [...V4, ...V6] } : {}) })),
+});

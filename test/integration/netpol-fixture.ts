@@ -18,6 +18,10 @@
  * serve-80-tcp as 81 and serve-81-tcp as 80 (it serves both), so a named port means different
  * numbers on different pods; every case that uses numbers is unaffected by that.
  *
+ * The lab itself is model-agnostic: NetpolLab takes another LabModel (namespaces, pods and how to
+ * write them; cnp-fixture.ts has upstream ClusterNetworkPolicy conformance's four houses), and a
+ * Reachability table covers the pods it is given (the x/y/z pods by default).
+ *
  * Beside the probes, `weftctl policy trace`'s engine (policy/explain/) is asked about every
  * probed pair, from the objects the agents read (the lab's manifests directory): once a step's
  * probes match, the trace verdict of every pair must equal the probe's result. A step whose
@@ -96,6 +100,20 @@ export function networkPolicy(namespace: string, name: string, spec: Record<stri
   return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec };
 }
 
+/** The namespaces and pods a lab is built with, and how their objects are written. */
+export interface LabModel {
+  namespaces: readonly string[];
+  /** Every pod, `namespace/name`, in the order of the rows and columns of a table. */
+  pods: readonly string[];
+  /** With its model labels when `labels` is not given. */
+  namespaceObject(ns: string, labels?: Record<string, string>): KubeObject;
+  /** The same spec every time (so a re-apply can change only its labels); model labels by default. */
+  podObject(key: string, nodes: number, labels?: Record<string, string>): KubeObject;
+}
+
+/** x, y, z with a, b, c each: Kubernetes' e2e netpol model. */
+export const XYZ_MODEL: LabModel = { namespaces: NAMESPACES, pods: PODS, namespaceObject: (ns, labels) => namespaceObject(ns, labels), podObject };
+
 // ---------------------------------------------------------------------------------------------
 // Targets: what one probe matrix connects to
 
@@ -126,11 +144,11 @@ export interface Peer {
 }
 
 const peerOf = (key: string): Peer => {
-  const { namespace, pod } = splitKey(key);
+  const [namespace, pod] = key.split('/');
   return { namespace, pod };
 };
 const inPeer = (key: string, peer: Peer): boolean => {
-  const { namespace, pod } = splitKey(key);
+  const [namespace, pod] = key.split('/');
   return (peer.namespace === undefined || peer.namespace === namespace) && (peer.pod === undefined || peer.pod === pod);
 };
 
@@ -138,29 +156,36 @@ const inPeer = (key: string, peer: Peer): boolean => {
 export class Reachability {
   private readonly cells = new Map<string, boolean>();
 
-  constructor(defaultAllowed = true) {
-    for (const from of PODS) for (const to of PODS) this.cells.set(`${from}>${to}`, defaultAllowed);
+  /** `pods`: the model's pods (the x/y/z model's by default). */
+  constructor(defaultAllowed = true, readonly pods: readonly string[] = PODS) {
+    for (const from of pods) for (const to of pods) this.cells.set(`${from}>${to}`, defaultAllowed);
+  }
+
+  private known(key: string): void {
+    if (!this.pods.includes(key)) throw new Error(`${JSON.stringify(key)} is not one of the model's pods (${this.pods.join(' ')})`);
   }
 
   expect(from: string, to: string, allowed: boolean): this {
-    splitKey(from);
-    splitKey(to);
+    this.known(from);
+    this.known(to);
     this.cells.set(`${from}>${to}`, allowed);
     return this;
   }
 
   expectPeer(from: Peer, to: Peer, allowed: boolean): this {
-    for (const f of PODS) if (inPeer(f, from)) for (const t of PODS) if (inPeer(t, to)) this.cells.set(`${f}>${t}`, allowed);
+    for (const f of this.pods) if (inPeer(f, from)) for (const t of this.pods) if (inPeer(t, to)) this.cells.set(`${f}>${t}`, allowed);
     return this;
   }
 
   /** Everything to `to`. */
   expectAllIngress(to: string, allowed: boolean): this {
+    this.known(to);
     return this.expectPeer({}, peerOf(to), allowed);
   }
 
   /** Everything from `from`. */
   expectAllEgress(from: string, allowed: boolean): this {
+    this.known(from);
     return this.expectPeer(peerOf(from), {}, allowed);
   }
 
@@ -169,23 +194,23 @@ export class Reachability {
   }
 
   /**
-   * A table written out: a header line of the 9 pods in model order, then one line per client
+   * A table written out: a header line of the model's pods in order, then one line per client
    * pod: its name and 1 (allowed), 0 (denied) or . (itself, not checked) per server pod.
    */
-  static grid(text: string): Reachability {
+  static grid(text: string, pods: readonly string[] = PODS): Reachability {
     const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
     const header = lines[0].split(/\s+/);
-    if (header.join(' ') !== PODS.join(' ')) throw new Error(`grid header must be: ${PODS.join(' ')}`);
-    if (lines.length !== PODS.length + 1) throw new Error(`grid needs ${PODS.length} rows, has ${lines.length - 1}`);
-    const r = new Reachability(false);
+    if (header.join(' ') !== pods.join(' ')) throw new Error(`grid header must be: ${pods.join(' ')}`);
+    if (lines.length !== pods.length + 1) throw new Error(`grid needs ${pods.length} rows, has ${lines.length - 1}`);
+    const r = new Reachability(false, pods);
     lines.slice(1).forEach((line, i) => {
       const [from, ...cells] = line.split(/\s+/);
-      if (from !== PODS[i]) throw new Error(`grid row ${i + 1} must be ${PODS[i]}, is ${from}`);
-      if (cells.length !== PODS.length) throw new Error(`grid row ${from} has ${cells.length} cells`);
+      if (from !== pods[i]) throw new Error(`grid row ${i + 1} must be ${pods[i]}, is ${from}`);
+      if (cells.length !== pods.length) throw new Error(`grid row ${from} has ${cells.length} cells`);
       cells.forEach((c, j) => {
         if (!['0', '1', '.'].includes(c)) throw new Error(`grid row ${from}: bad cell ${JSON.stringify(c)}`);
-        if (c === '.' && PODS[j] !== from) throw new Error(`grid row ${from}: "." is only for the pod itself`);
-        r.expect(from, PODS[j], c !== '0');
+        if (c === '.' && pods[j] !== from) throw new Error(`grid row ${from}: "." is only for the pod itself`);
+        r.expect(from, pods[j], c !== '0');
       });
     });
     return r;
@@ -206,19 +231,19 @@ export interface ProbeTuning {
 
 export const DEFAULT_TUNING: ProbeTuning = { timeoutMs: 400 };
 
-/** The model's pods in the lab. */
-export function modelPods(state: LabState): PodRecord[] {
+/** The model's pods in the lab (the x/y/z model's by default), in table order. */
+export function modelPods(state: LabState, keys: readonly string[] = PODS): PodRecord[] {
   const byKey = new Map(state.pods.map((p) => [podKey(p), p]));
-  return PODS.map((k) => {
+  return keys.map((k) => {
     const pod = byKey.get(k);
     if (!pod) throw new Error(`pod ${k} is not in lab ${state.name}`);
     return pod;
   });
 }
 
-/** All targets at once, each a full 9x9 matrix, every connection of a client in flight together. */
-export async function observe(state: LabState, targets: readonly Target[], tuning: ProbeTuning = DEFAULT_TUNING): Promise<ProbeMatrix[]> {
-  const pods = modelPods(state);
+/** All targets at once, each a full matrix of the model's pods, every connection of a client in flight together. */
+export async function observe(state: LabState, targets: readonly Target[], tuning: ProbeTuning = DEFAULT_TUNING, keys: readonly string[] = PODS): Promise<ProbeMatrix[]> {
+  const pods = modelPods(state, keys);
   return Promise.all(targets.map((t) => probeMatrix(state, { ...t, timeoutMs: tuning.timeoutMs, perClient: pods.length, clients: pods.length }, pods)));
 }
 
@@ -235,8 +260,8 @@ export function compare(expectation: Expectation, observed: ProbeMatrix[]): Mism
   for (const m of observed) {
     const target: Target = { protocol: m.protocol, port: m.port, family: m.family };
     const table = tableFor(expectation, target);
-    for (const from of PODS) {
-      for (const to of PODS) {
+    for (const from of m.pods) {
+      for (const to of m.pods) {
         if (from === to) continue;
         const cell = m.cells[from]?.[to] ?? { ok: false, detail: 'not probed' };
         const expected = table.allowed(from, to);
@@ -256,8 +281,10 @@ const pad = (s: string, n: number) => s.padStart(n);
  */
 export function formatDiff(expectation: Expectation, observed: ProbeMatrix[], mismatches: Mismatch[]): string {
   const lines: string[] = [];
-  const cols = 5;
   for (const m of observed) {
+    // Wide enough for the model's longest pod name.
+    const cols = Math.max(5, ...m.pods.map((p) => p.length + 2));
+    const first = Math.max(7, ...m.pods.map((p) => p.length));
     const target: Target = { protocol: m.protocol, port: m.port, family: m.family };
     const wrong = mismatches.filter((x) => targetName(x.target) === targetName(target));
     if (wrong.length === 0) {
@@ -265,15 +292,15 @@ export function formatDiff(expectation: Expectation, observed: ProbeMatrix[], mi
       continue;
     }
     const table = tableFor(expectation, target);
-    lines.push(`${targetName(target)}: ${wrong.length} of ${PODS.length * (PODS.length - 1)} cells wrong (observed; 1! = allowed but expected denied, 0! = denied but expected allowed)`);
-    lines.push(`  ${'from\\to'.padEnd(7)}${PODS.map((p) => pad(p, cols)).join('')}`);
-    for (const from of PODS) {
-      const row = PODS.map((to) => {
+    lines.push(`${targetName(target)}: ${wrong.length} of ${m.pods.length * (m.pods.length - 1)} cells wrong (observed; 1! = allowed but expected denied, 0! = denied but expected allowed)`);
+    lines.push(`  ${'from\\to'.padEnd(first)}${m.pods.map((p) => pad(p, cols)).join('')}`);
+    for (const from of m.pods) {
+      const row = m.pods.map((to) => {
         if (from === to) return pad('- ', cols);
         const ok = m.cells[from]?.[to]?.ok === true;
         return pad(`${ok ? '1' : '0'}${ok !== table.allowed(from, to) ? '!' : ' '}`, cols);
       });
-      lines.push(`  ${from.padEnd(7)}${row.join('')}`);
+      lines.push(`  ${from.padEnd(first)}${row.join('')}`);
     }
   }
   const shown = mismatches.slice(0, 12);
@@ -299,10 +326,10 @@ export interface PollResult {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Probes until the observed tables equal the expected ones or the deadline passes. */
-export async function pollUntil(state: LabState, expectation: Expectation, targets: readonly Target[], deadlineMs: number, tuning: ProbeTuning = DEFAULT_TUNING): Promise<PollResult> {
+export async function pollUntil(state: LabState, expectation: Expectation, targets: readonly Target[], deadlineMs: number, tuning: ProbeTuning = DEFAULT_TUNING, keys: readonly string[] = PODS): Promise<PollResult> {
   const started = performance.now();
   for (let rounds = 1; ; rounds++) {
-    const observed = await observe(state, targets, tuning);
+    const observed = await observe(state, targets, tuning, keys);
     const wrong = compare(expectation, observed);
     if (wrong.length === 0) return { ok: true, rounds, ms: performance.now() - started, diff: '', observed };
     if (performance.now() - started >= deadlineMs) return { ok: false, rounds, ms: performance.now() - started, diff: formatDiff(expectation, observed, wrong), observed };
@@ -324,9 +351,9 @@ export interface TraceTable {
  * manifests directory (what the agents read). The source is named by its address of the
  * target's family, the destination by NS/POD (the trace picks its address of the same family).
  */
-export function traceTables(state: LabState, manifests: string, targets: readonly Target[]): TraceTable[] {
+export function traceTables(state: LabState, manifests: string, targets: readonly Target[], keys: readonly string[] = PODS): TraceTable[] {
   const model = PolicyModel.fromObjects([...readObjects(manifests).values()], { source: `lab ${state.name}` });
-  const pods = modelPods(state);
+  const pods = modelPods(state, keys);
   return targets.map((target) => {
     const allowed: TraceTable['allowed'] = {};
     for (const src of pods) {
@@ -359,8 +386,8 @@ export function compareTrace(tables: readonly TraceTable[], observed: readonly P
   for (const table of tables) {
     const m = observed.find((o) => targetName({ protocol: o.protocol, port: o.port, family: o.family }) === targetName(table.target));
     if (!m) throw new Error(`${targetName(table.target)} was not probed`);
-    for (const from of PODS) {
-      for (const to of PODS) {
+    for (const from of m.pods) {
+      for (const to of m.pods) {
         if (from === to) continue;
         pairs++;
         const cell = m.cells[from]?.[to] ?? { ok: false, detail: 'not probed' };
@@ -382,13 +409,17 @@ export function formatTraceDisagreements(list: readonly TraceDisagreement[]): st
 // ---------------------------------------------------------------------------------------------
 // The lab, with the model in it
 
+/** The policy kinds whose counts an agent must agree on before its sync counts. */
+const POLICY_KINDS = ['NetworkPolicy', 'ClusterNetworkPolicy'] as const;
+
 /**
  * Until every agent reports a sync that started after `changedAt` (a Date.now() time), with as
- * many NetworkPolicies as the manifests directory holds. Returns what it waited for, or why it
- * gave up (a check goes on regardless: the probes are what counts).
+ * many NetworkPolicies and ClusterNetworkPolicies as the manifests directory holds. Returns what
+ * it waited for, or why it gave up (a check goes on regardless: the probes are what counts).
  */
 export async function waitAgentsSynced(state: LabState, manifests: string, changedAt: number, timeoutMs = 5000): Promise<string> {
-  const policies = [...readObjects(manifests).values()].filter((o) => o.kind === 'NetworkPolicy').length;
+  const objects = [...readObjects(manifests).values()];
+  const expected = POLICY_KINDS.map((kind) => ({ kind, count: objects.filter((o) => o.kind === kind).length }));
   const started = performance.now();
   const pending = new Set(state.nodes);
   let last = '';
@@ -402,9 +433,9 @@ export async function waitAgentsSynced(state: LabState, manifests: string, chang
       try {
         const s = await client.status();
         const syncStart = Number(s.sync.lastSyncUnixMs) - Number(s.sync.lastSyncDurationMs);
-        const counted = s.objectCounts.NetworkPolicy ?? 0;
+        const miscounted = expected.find(({ kind, count }) => (s.objectCounts[kind] ?? 0) !== count);
         if (s.sync.lastError) last = `${node.name}: last sync failed: ${s.sync.lastError}`;
-        else if (counted !== policies) last = `${node.name}: has ${counted} NetworkPolicies, expected ${policies}`;
+        else if (miscounted) last = `${node.name}: has ${s.objectCounts[miscounted.kind] ?? 0} ${miscounted.kind} objects, expected ${miscounted.count}`;
         else if (syncStart < changedAt) last = `${node.name}: no sync since the change`;
         else pending.delete(node);
       } catch (err) {
@@ -424,6 +455,8 @@ export interface NetpolLabOptions {
   root: string;
   backend: AgentBackend;
   nodes?: number;
+  /** The namespaces and pods (x/y/z by default). */
+  model?: LabModel;
   /** How long a check may take after the agents synced; WEFT_NETPOL_DEADLINE_MS overrides. */
   deadlineMs?: number;
   tuning?: ProbeTuning;
@@ -434,6 +467,7 @@ export class ReachabilityMismatch extends Error {}
 
 export class NetpolLab {
   readonly nodes: number;
+  readonly model: LabModel;
   readonly deadlineMs: number;
   readonly tuning: ProbeTuning;
   /** Lines for t.log: what each step did and how long it took. */
@@ -445,16 +479,22 @@ export class NetpolLab {
 
   private constructor(readonly o: NetpolLabOptions) {
     this.nodes = o.nodes ?? 3;
+    this.model = o.model ?? XYZ_MODEL;
     this.deadlineMs = Number(process.env.WEFT_NETPOL_DEADLINE_MS) || o.deadlineMs || 10_000;
     this.tuning = o.tuning ?? DEFAULT_TUNING;
   }
 
-  /** A lab with no default pods, then namespaces x, y, z and their pods through lab apply. */
+  /** A lab with no default pods, then the model's namespaces and pods through lab apply. */
   static async up(o: NetpolLabOptions): Promise<NetpolLab> {
     const lab = new NetpolLab(o);
     await labUp({ name: o.name, root: o.root, nodes: lab.nodes, podsPerNode: 0, ports: [80, 81], backend: o.backend });
-    await lab.applyObjects([...NAMESPACES.map((ns) => namespaceObject(ns)), ...PODS.map((k) => podObject(k, lab.nodes))]);
+    await lab.applyObjects(lab.modelObjects());
     return lab;
+  }
+
+  /** The model's namespaces and pods with their model labels. */
+  private modelObjects(): KubeObject[] {
+    return [...this.model.namespaces.map((ns) => this.model.namespaceObject(ns)), ...this.model.pods.map((k) => this.model.podObject(k, this.nodes))];
   }
 
   get state(): LabState {
@@ -466,7 +506,7 @@ export class NetpolLab {
   }
 
   ip(key: string, family: 4 | 6 = 4): string {
-    splitKey(key);
+    if (!this.model.pods.includes(key)) throw new Error(`${JSON.stringify(key)} is not one of the model's pods`);
     const pod = this.state.pods.find((p) => podKey(p) === key);
     const ip = pod && addressOf(pod, family);
     if (!ip) throw new Error(`${key} has no IPv${family} address`);
@@ -493,11 +533,11 @@ export class NetpolLab {
   }
 
   relabelPod(key: string, labels: Record<string, string>): Promise<void> {
-    return this.applyObjects([podObject(key, this.nodes, labels)]);
+    return this.applyObjects([this.model.podObject(key, this.nodes, labels)]);
   }
 
   labelNamespace(ns: string, labels: Record<string, string>): Promise<void> {
-    return this.applyObjects([namespaceObject(ns, labels)]);
+    return this.applyObjects([this.model.namespaceObject(ns, labels)]);
   }
 
   waitAgentsSynced(timeoutMs = 5000): Promise<string> {
@@ -517,9 +557,9 @@ export class NetpolLab {
    */
   async check(what: string, expectation: Expectation, targets: readonly Target[] = V4): Promise<void> {
     const synced = await this.waitAgentsSynced();
-    const r = await pollUntil(this.state, expectation, targets, this.deadlineMs, this.tuning);
+    const r = await pollUntil(this.state, expectation, targets, this.deadlineMs, this.tuning, this.model.pods);
     const names = targets.map(targetName).join(', ');
-    const traceNow = () => compareTrace(traceTables(this.state, this.manifests, targets), r.observed);
+    const traceNow = () => compareTrace(traceTables(this.state, this.manifests, targets, this.model.pods), r.observed);
     if (!r.ok) {
       this.journal.push(`FAIL ${what} [${names}]: ${synced}; still wrong after ${(r.ms / 1000).toFixed(1)} s, ${r.rounds} probe rounds`);
       // Who is wrong, the expected table or the kernel? The engine's view of the same objects helps tell.
@@ -542,13 +582,13 @@ export class NetpolLab {
   }
 
   /**
-   * Back to the starting point: no policies, the model's labels on namespaces and pods, and
-   * every pod reaching every pod again.
+   * Back to the starting point: no policies (NetworkPolicies and ClusterNetworkPolicies), the
+   * model's labels on namespaces and pods, and every pod reaching every pod again.
    */
   async reset(targets: readonly Target[] = V4): Promise<void> {
-    const policies = [...readObjects(this.manifests).values()].filter((o) => o.kind === 'NetworkPolicy');
+    const policies = [...readObjects(this.manifests).values()].filter((o) => (POLICY_KINDS as readonly string[]).includes(o.kind));
     if (policies.length > 0) await this.deleteObjects(policies);
-    await this.applyObjects([...NAMESPACES.map((ns) => namespaceObject(ns)), ...PODS.map((k) => podObject(k, this.nodes))]);
-    await this.check('baseline restored: no policies, every pod reaches every pod', new Reachability(true), targets);
+    await this.applyObjects(this.modelObjects());
+    await this.check('baseline restored: no policies, every pod reaches every pod', new Reachability(true, this.model.pods), targets);
   }
 }

@@ -10,7 +10,7 @@ test('without --only: every bench, the CLI part of policy-trace only once (insid
 test('groups select their benches, in the order of a full run', (t) => {
   t.deepEqual(selectBenches('cni'), ['startup', 'sea-startup', 'ipam', 'attach']);
   t.deepEqual(selectBenches('dataplane'), ['lab', 'agent', 'overlay']);
-  t.deepEqual(selectBenches('policy'), ['policy-compile', 'policy-sync', 'policy-datapath', 'policy-trace']);
+  t.deepEqual(selectBenches('policy'), ['policy-compile', 'policy-sync', 'cnp-sync', 'policy-datapath', 'policy-trace']);
   t.deepEqual(selectBenches('services'), ['services']);
   t.deepEqual(selectBenches('cli'), ['policy-trace-cli']);
 });
@@ -21,7 +21,7 @@ test('single names keep working, and mix with groups', (t) => {
   }
   t.deepEqual(selectBenches('services,ipam'), ['ipam', 'services']);
   t.deepEqual(selectBenches('ipam,cni, ipam'), ['startup', 'sea-startup', 'ipam', 'attach']);
-  t.deepEqual(selectBenches('cli,policy'), ['policy-compile', 'policy-sync', 'policy-datapath', 'policy-trace'], 'policy-trace has the CLI part');
+  t.deepEqual(selectBenches('cli,policy'), ['policy-compile', 'policy-sync', 'cnp-sync', 'policy-datapath', 'policy-trace'], 'policy-trace has the CLI part');
   t.deepEqual(selectBenches('cli,services'), ['policy-trace-cli', 'services']);
 });
 
