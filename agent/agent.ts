@@ -19,14 +19,14 @@ import { startAgentApi, type AgentApi } from './api/server';
 import { ObjectCache } from './cache';
 import { clusterNodes, compileNodeState, type CompileConfig } from './compile/node-state';
 import { ensureBridgeNetfilter } from './dataplane/bridge-netfilter';
-import type { PolicyProblem } from './dataplane/policy-state';
+import type { NodePolicy, PolicyProblem } from './dataplane/policy-state';
 import type { ServiceProblem, ServiceState } from './dataplane/service-state';
 import { ConntrackCli, type ConntrackDeleter } from '../kernel/conntrack';
 import { flushStaleConntrack } from './proxy/flush-conntrack';
 import { HealthCheckServers } from './proxy/health-check-server';
 import { proxyHealthy } from './proxy/proxy-health';
 import type { OverlayController } from '../overlay/controller';
-import type { DataPlaneBackend } from './dataplane/node-state';
+import type { ApplyOutcome, DataPlaneBackend } from './dataplane/node-state';
 import { startHealthServer, type HealthServer } from './health';
 import { AgentMetrics } from './metrics';
 import { Reconciler, type ReconcilerOptions, type SyncOutcome } from './reconcile';
@@ -80,6 +80,13 @@ export class Agent {
   private lastHealthCheckFailures = '[]';
   /** The services the last successful apply put in the kernel: what stale conntrack entries are found against. */
   private appliedServices?: ServiceState;
+  /**
+   * The policy the last successful apply put in the kernel, the one before it, and the one an
+   * apply is writing: what weftctl reads ClusterNetworkPolicy rules from (InspectSources.tierPolicies).
+   */
+  private appliedPolicy?: NodePolicy;
+  private previousPolicy?: NodePolicy;
+  private applyingPolicy?: NodePolicy;
   /** Health-check node ports, when services are proxied. */
   private readonly healthChecks?: HealthCheckServers;
   private readonly conntrack: ConntrackDeleter;
@@ -131,7 +138,14 @@ export class Agent {
       bridgeChanges = 1;
       this.options.log.info({ bridge: state.podBridge }, 'pod bridge now hands its traffic to netfilter');
     }
-    const applied = await backend.apply(state, { fromKernel: resync });
+    this.applyingPolicy = state.policy;
+    let applied: ApplyOutcome;
+    try {
+      applied = await backend.apply(state, { fromKernel: resync });
+      if (state.policy !== this.appliedPolicy) [this.previousPolicy, this.appliedPolicy] = [this.appliedPolicy, state.policy];
+    } finally {
+      this.applyingPolicy = undefined;
+    }
     if (state.services) await this.afterServicesApplied(state.services.state);
     const outcome = { changes: applied.changes + bridgeChanges, rules: applied.rules, compileMs };
     if (!overlay) return outcome;
@@ -235,6 +249,7 @@ export class Agent {
       appliedServices: () => this.appliedServices,
       enforcingPolicy: Boolean(this.options.compile?.networkPolicy),
       drops: () => this.drops,
+      tierPolicies: () => [this.appliedPolicy, this.applyingPolicy, this.previousPolicy].filter((p) => p !== undefined),
     });
     // The API socket first: a second agent for this node fails here, before touching anything.
     this.api = await startAgentApi({

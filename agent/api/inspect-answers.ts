@@ -6,10 +6,12 @@
  */
 import type { ObjectCache } from '../cache';
 import type { DataPlaneBackend } from '../dataplane/node-state';
+import type { NodePolicy } from '../dataplane/policy-state';
 import type { ServiceState } from '../dataplane/service-state';
 import { InspectError } from '../inspect/errors';
 import { kernelInspector, type KernelInspector } from '../inspect/kernel-inspector';
 import { isolatingPolicies, PodWords } from '../inspect/pod-words';
+import { TIER_NAME, tierDecision, tierRuleWords } from '../inspect/tier-words';
 import type { PolicyDrop, DropNamer } from '../drops/drop-log';
 import type { PolicyDrops } from '../drops/listen';
 import { presenceOf, frontendsOf, hasExternal, type KernelEntry, type PartEntry, type PortPresence } from '../inspect/service-parts';
@@ -31,6 +33,14 @@ export interface InspectSources {
   enforcingPolicy: boolean;
   /** The reader of the drop log, once started. */
   drops?: () => PolicyDrops | undefined;
+  /**
+   * The policies the kernel may hold now, most likely first: the one the last successful sync
+   * applied, the one a sync is applying (the kernel may have it before the apply returns), and
+   * the one before the last (a drop logged just before a sync is read after it). Which
+   * ClusterNetworkPolicy rule a tier's element or drop stands for. None before the first sync
+   * or without NetworkPolicy enforcement.
+   */
+  tierPolicies?: () => readonly NodePolicy[];
 }
 
 /** What a PolicyDrops request gets: the recent drops it asks for, and new ones as they come. */
@@ -56,6 +66,9 @@ export function dropMessage(d: PolicyDrop): PolicyDropMessage {
     pod: d.pod ?? '',
     policies: [...d.policies],
     tcpFlags: d.tcpFlags ?? '',
+    tier: d.tier ? TIER_NAME[d.tier] : '',
+    clusterPolicy: d.clusterPolicy ?? '',
+    rule: d.rule ?? '',
   };
 }
 
@@ -172,27 +185,37 @@ export class Inspection {
     const kernel = this.kernel;
     const model = this.model();
     const found = this.pod(name, model);
-    const words = new PodWords(model, found.id, found.addresses);
+    const words = new PodWords(model, found.id, found.addresses, this.src.tierPolicies?.() ?? []);
     const entries = found.addresses.length === 0 ? [] : await reading(`weft's ${kernel.backend} objects`, () => kernel.pod(words));
     return { kind: 'pod', name: found.id, addresses: [...found.addresses], entries: entries.map((e) => entryMessage(e)) };
   }
 
   /**
    * Kubernetes names for a denied packet, from the objects as they are when it is logged: the
-   * pods of its addresses, and the policies isolating the pod of this node that dropped it.
+   * pods of its addresses, and the policies isolating the pod of this node that dropped it; for
+   * a tier's drop, the rule that denied it, looked up in the tiers the agent applied (what the
+   * kernel decides by), with its policy's priority from the objects.
    */
   dropNamer(): DropNamer {
-    return (headers, direction) => {
+    return (headers, direction, tier) => {
       const model = this.model();
       const source = model.podAt(headers.source);
       const destination = model.podAt(headers.destination);
-      const [local, address] = direction === 'ingress' ? [destination, headers.destination] : [source, headers.source];
-      return {
+      const [local, address, peer] = direction === 'ingress' ? [destination, headers.destination, headers.source] : [source, headers.source, headers.destination];
+      const named = {
         ...(source ? { sourcePod: source.id } : {}),
         ...(destination ? { destinationPod: destination.id } : {}),
         ...(local ? { pod: local.id } : {}),
         policies: isolatingPolicies(model, address, direction),
       };
+      if (!tier) return named;
+      // Ports are the destination's in both directions, as the tiers' are.
+      const packet = { tier, direction, local: address, peer, protocol: headers.protocol, ...(headers.destinationPort !== undefined ? { port: headers.destinationPort } : {}) };
+      const decided = tierDecision(this.src.tierPolicies?.() ?? [], packet, (v) => v === 'drop');
+      // None drops it: the objects changed more than once between the packet and its reading.
+      if (!decided) return named;
+      const { words, policy } = tierRuleWords(model, decided.rule, 'drop');
+      return { ...named, ...(policy !== undefined ? { clusterPolicy: policy } : {}), rule: words };
     };
   }
 

@@ -155,4 +155,12 @@ export interface PolicyDropMessage {
   pod: string;
   policies: string[];
   tcpFlags: string;
+  /**
+   * "Admin" or "Baseline" when a ClusterNetworkPolicy tier's rule denied it, "" when NetworkPolicy
+   * did; with its policy's name and the rule in words ("" when not known). Decoded messages
+   * always have them; optional for senders written before them.
+   */
+  tier?: string;
+  clusterPolicy?: string;
+  rule?: string;
 }

@@ -147,12 +147,20 @@ export interface PacketCount {
 /**
  * What one policy did on this node in one direction, since its kernel objects were written:
  * new connections it allowed (counted at their first packets; conntrack passes the rest), and
- * packets dropped at the pods it isolates (counted for every policy isolating the pod).
+ * packets dropped at the pods it isolates (counted for every policy isolating the pod). A
+ * ClusterNetworkPolicy's are the connections its Accept rules allowed and the packets its Deny
+ * rules dropped, where they decided (its Pass rules count nowhere).
  */
 export interface PolicyCounter {
-  /** "namespace/name" */
+  /** "namespace/name" for a NetworkPolicy, "ClusterNetworkPolicy/name" (clusterPolicyCounterName) for a ClusterNetworkPolicy. */
   policy: string;
   direction: 'ingress' | 'egress';
   allowed: PacketCount;
   dropped: PacketCount;
 }
+
+/**
+ * A ClusterNetworkPolicy's name among the counters' "namespace/name"s: never a NetworkPolicy's,
+ * since a namespace name is lower case.
+ */
+export const clusterPolicyCounterName = (name: string): string => `ClusterNetworkPolicy/${name}`;

@@ -1,13 +1,14 @@
 /**
- * The connections NetworkPolicy denied on this node, as their packets arrive from the drop log
+ * The connections policy denied on this node, as their packets arrive from the drop log
  * (NFLOG, see log-rules.ts): a small ring of the most recent, each flow once (a retransmitted
  * SYN or a burst of datagrams of one flow counts on its record), named in Kubernetes terms
  * when recorded (which pods the addresses are, which policies isolate the pod that dropped
- * it), and handed to followers (weftctl policy drops --follow) as each new flow is recorded.
+ * it, and for a ClusterNetworkPolicy tier's drop which policy and rule denied it), and handed
+ * to followers (weftctl policy drops --follow) as each new flow is recorded.
  */
 import type { NflogPacket } from '../../kernel/nflog';
 import { parsePacketHeaders, type PacketHeaders } from '../../kernel/nflog';
-import { dropDirectionOf, type DropDirection } from './log-rules';
+import { dropOriginOf, type DropDirection, type DropTier } from './log-rules';
 
 export interface PolicyDrop {
   /** When the flow's first and last denied packets were logged (Unix ms). */
@@ -28,14 +29,23 @@ export interface PolicyDrop {
   destinationPod?: string;
   /** The pod of this node whose isolation dropped it: the destination (ingress) or source (egress). */
   pod?: string;
-  /** The policies isolating that pod in that direction. */
+  /** The NetworkPolicies isolating that pod in that direction. */
   policies: string[];
+  /** The ClusterNetworkPolicy tier whose rule denied it; absent: NetworkPolicy did. */
+  tier?: DropTier;
+  /** The ClusterNetworkPolicy (its name) and the rule of it that denied it, when the tier's model says. */
+  clusterPolicy?: string;
+  /** The rule in words: "Admin priority 10 deny-z ingress rule 2 (from-z): Deny". */
+  rule?: string;
   /** TCP flags of the first packet ("SYN" for a new connection). */
   tcpFlags?: string;
 }
 
-/** Kubernetes names for a denied packet's ends (agent/api/drops-answers.ts gives them from the policy model). */
-export type DropNamer = (headers: PacketHeaders, direction: DropDirection) => Pick<PolicyDrop, 'sourcePod' | 'destinationPod' | 'pod' | 'policies'>;
+/**
+ * Kubernetes names for a denied packet's ends and what denied it (agent/api/inspect-answers.ts
+ * gives them from the policy model); `tier` when a ClusterNetworkPolicy tier's rule dropped it.
+ */
+export type DropNamer = (headers: PacketHeaders, direction: DropDirection, tier?: DropTier) => Pick<PolicyDrop, 'sourcePod' | 'destinationPod' | 'pod' | 'policies' | 'clusterPolicy' | 'rule'>;
 
 export interface DropLogOptions {
   /** Flows kept; the oldest go first. 512 by default. */
@@ -45,7 +55,7 @@ export interface DropLogOptions {
   name: DropNamer;
 }
 
-const flowKey = (d: DropDirection, h: PacketHeaders) => `${d} ${h.protocol} ${h.source} ${h.sourcePort ?? ''} ${h.destination} ${h.destinationPort ?? ''}`;
+const flowKey = (d: DropDirection, tier: DropTier | undefined, h: PacketHeaders) => `${d} ${tier ?? ''} ${h.protocol} ${h.source} ${h.sourcePort ?? ''} ${h.destination} ${h.destinationPort ?? ''}`;
 
 export class PolicyDropLog {
   private readonly ring: { key: string; drop: PolicyDrop }[] = [];
@@ -63,13 +73,14 @@ export class PolicyDropLog {
 
   /** One logged packet: a new flow is recorded and handed to followers, a repeat counted. */
   record(packet: NflogPacket): void {
-    const direction = dropDirectionOf(packet.prefix);
-    const headers = direction && parsePacketHeaders(packet.payload);
-    if (!direction || !headers) {
+    const origin = dropOriginOf(packet.prefix);
+    const headers = origin && parsePacketHeaders(packet.payload);
+    if (!origin || !headers) {
       this.ignored++;
       return;
     }
-    const key = flowKey(direction, headers);
+    const { direction, tier } = origin;
+    const key = flowKey(direction, tier, headers);
     const seen = this.byFlow.get(key);
     if (seen && packet.receivedAt - seen.lastSeen <= this.repeatWindowMs) {
       seen.packets++;
@@ -88,7 +99,8 @@ export class PolicyDropLog {
       destination: headers.destination,
       ...(headers.destinationPort !== undefined ? { destinationPort: headers.destinationPort } : {}),
       ...(headers.tcpFlags !== undefined ? { tcpFlags: headers.tcpFlags } : {}),
-      ...this.options.name(headers, direction),
+      ...(tier ? { tier } : {}),
+      ...this.options.name(headers, direction, tier),
     };
     this.byFlow.set(key, drop);
     this.ring.push({ key, drop });

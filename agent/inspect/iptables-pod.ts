@@ -1,10 +1,11 @@
 /**
  * A pod in weft's iptables chains and ipsets (weftctl rules --pod): every ipset element with one
- * of its addresses (the pod bridge's admission, isolation, allowances, and as a peer in other
- * pods' allowances), the rules that name it (its own allowance chain, the search over isolated
- * addresses, service endpoint DNAT), and the rules that look those sets up, with iptables'
- * per-rule counters. In Kubernetes words, from the roles backend/iptables/render-policy.ts and
- * render-services.ts give them.
+ * of its addresses (the pod bridge's admission, isolation, allowances, ClusterNetworkPolicy tier
+ * subjects and verdicts, and as a peer in other pods' allowances and verdicts), the rules that
+ * name it (its own allowance and tier chains, the searches over local addresses, service
+ * endpoint DNAT), and the rules that look those sets up, with iptables' per-rule counters. In
+ * Kubernetes words, from the roles backend/iptables/render-policy.ts, render-cluster-policy.ts
+ * (iptables-pod-tiers.ts) and render-services.ts give them.
  */
 import type { SavedIpset } from '../../kernel/ipset';
 import type { IpFamily, SavedRule, SavedTable } from '../../kernel/iptables';
@@ -12,6 +13,7 @@ import type { IptablesNames } from '../backend/iptables/names';
 import { IptablesListing, ruleText } from './iptables-listing';
 import { containsOneOf, isOneOf, type Direction, type PodWords } from './pod-words';
 import type { KernelEntry } from './service-parts';
+import { tierOwnChains, tierOwnRuleMeaning, tierPassMeaning, tierSetElementMeaning } from './iptables-pod-tiers';
 
 const WORDS: Record<string, { direction: Direction; from: string; peer: string }> = {
   i: { direction: 'ingress', from: 'from', peer: 'source' },
@@ -30,6 +32,7 @@ export interface IptablesKernel {
 /** What one element of a weft set says about the pod; undefined when it does not concern it. */
 function setElementMeaning(set: string, element: string, names: IptablesNames, words: PodWords, usedBy: Map<string, SavedRule>): string | undefined {
   const kind = set.slice(names.setPrefix.length + 1).replace(/[46]$/, '');
+  if (/^[ab][ei]-/.test(kind)) return tierSetElementMeaning(kind, element, names, words);
   const parts = element.split(',');
   const mine = (i: number) => parts[i] !== undefined && isOneOf(parts[i], words.addresses);
   const fixed = /^([ei])-(iso|anyp|anya|clsp)$/.exec(kind);
@@ -88,20 +91,25 @@ export function iptablesPodEntries(kernel: IptablesKernel, words: PodWords): Ker
       out.push({ location: `ipset ${s.name}`, text: element, meaning, shared: false });
     }
   }
-  const ownChains = new Set(words.addresses.flatMap((a) => (['e', 'i'] as const).map((d) => names.localChain(d, a))));
+  const tierChains = tierOwnChains(names, words);
+  const ownChains = new Set([...words.addresses.flatMap((a) => (['e', 'i'] as const).map((d) => names.localChain(d, a))), ...tierChains.keys()]);
+  const setsByName = new Map(kernel.sets.map((s) => [s.name, s]));
   for (const { family, listing } of listings) {
-    // The direction chains the pod's isolation sends its packets to: all they do applies to it.
+    // The direction and tier chains the pod's isolation (or its being a tier's subject) sends its
+    // packets to: all they do applies to it.
     const entered = new Set<string>();
     for (const { rule } of listing.allRules()) {
       const set = matchSet(rule);
-      // With the direction chain's drop chain (render-policy.ts: it logs, then drops).
-      if (set && used.has(set) && /-[ei]-iso[46]$/.test(set) && rule.target) entered.add(`filter ${rule.target}`).add(`filter ${rule.target}-DROP`);
+      // With the chain's drop chain (render-policy.ts, render-cluster-policy.ts: it logs, then drops).
+      if (set && used.has(set) && /-([ei]-iso|[ab][ei]-sub)[46]$/.test(set) && rule.target) entered.add(`filter ${rule.target}`).add(`filter ${rule.target}-DROP`);
     }
     for (const { table, rule } of listing.allRules()) {
       const own = namesPod(rule, words, ownChains);
       const set = matchSet(rule);
       if (!own && !(set && used.has(set)) && !entered.has(`${table} ${rule.chain}`)) continue;
-      const meaning = rule.comment ?? (rule.args.includes('-g') ? `the search over isolated addresses leads ${words.pod} to its own chain` : rule.chain);
+      const tierChain = tierChains.get(rule.chain);
+      const tierMeaning = tierChain ? tierOwnRuleMeaning(rule, tierChain, setsByName, names, words) : tierPassMeaning(rule, names);
+      const meaning = tierMeaning ?? rule.comment ?? (rule.args.includes('-g') ? `the search over local addresses leads ${words.pod} to its own chain` : rule.chain);
       out.push({ location: `${family === 'ipv4' ? 'iptables' : 'ip6tables'} ${table} ${rule.chain}`, text: ruleText(rule), ...(rule.counter ? { counter: rule.counter } : {}), meaning, shared: !own });
     }
   }

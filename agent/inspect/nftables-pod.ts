@@ -1,15 +1,17 @@
 /**
  * A pod in weft's nftables table (weftctl rules --pod): every set or map element holding one of
  * its addresses (the pod bridge's admission, policy isolation, allowances and drop counters,
- * service endpoints, hairpin), the class elements whose ranges contain it (how isolated pods of
- * this node see it as a peer), the rules that name it, and the rules that look those sets up.
- * Each in Kubernetes words, from the set's role in backend/nftables/render-policy.ts and
- * render-services.ts.
+ * ClusterNetworkPolicy tier subjects and verdicts, service endpoints, hairpin), the class
+ * elements whose ranges contain it (how isolated pods and tier subjects of this node see it as
+ * a peer), the rules that name it, and the rules that look those sets up or that its elements
+ * send it to. Each in Kubernetes words, from the set's role in backend/nftables/render-policy.ts,
+ * render-cluster-policy.ts (nftables-pod-tiers.ts) and render-services.ts.
  */
 import type { ElementInfo, SetInfo } from '../../kernel/nft';
 import { elementText, plainComment, type NftListing } from './nft-listing';
 import { containsOneOf, isOneOf, type Direction, type PodWords } from './pod-words';
 import type { KernelEntry } from './service-parts';
+import { TIER_CLASS_MAP, tierChainEntered, tierElementMeaning } from './nftables-pod-tiers';
 
 const POLICY_SET = /^pol-(in|out)-(.+)-v([46])$/;
 const CLASS_SET = /^c([0-9a-f]+)-(ports|all)$/;
@@ -22,11 +24,14 @@ const WORDS: Record<string, { direction: Direction; from: string; peer: string }
 const portsText = (key: readonly string[]) => `${key[1].toUpperCase()} ${key[2]}`;
 const byPolicies = (e: ElementInfo) => (e.comment ? ` (by ${e.comment})` : '');
 
-/** The peer ranges of each class chain ("pol-in-c1a2b"), from the class verdict maps. */
+const POLICY_CLASS_MAP = /^pol-(in|out)-(classes|hosts)-v[46]$/;
+const isClassMap = (name: string) => POLICY_CLASS_MAP.test(name) || TIER_CLASS_MAP.test(name);
+
+/** The peer ranges of each class chain ("pol-in-c1a2b", "cnp-admin-in-c1a2b"), from the class verdict maps. */
 function classPeers(listing: NftListing): Map<string, string[]> {
   const peers = new Map<string, string[]>();
   for (const s of listing.sets.values()) {
-    if (!/^pol-(in|out)-(classes|hosts)-v[46]$/.test(s.name)) continue;
+    if (!isClassMap(s.name)) continue;
     for (const e of s.elements) {
       const chain = /^(?:jump|goto) (\S+)$/.exec(e.value?.[0] ?? '')?.[1];
       if (chain) peers.set(chain, [...(peers.get(chain) ?? []), e.key[0]]);
@@ -64,6 +69,8 @@ function policyMeaning(d: string, kind: string, family: 4 | 6, e: ElementInfo, w
 }
 
 function elementMeaning(set: SetInfo, e: ElementInfo, words: PodWords, peers: Map<string, string[]>): { meaning: string; shared: boolean } {
+  const tier = tierElementMeaning(set, e, words, peers);
+  if (tier) return tier;
   const policy = POLICY_SET.exec(set.name);
   if (policy) return policyMeaning(policy[1], policy[2], policy[3] === '6' ? 6 : 4, e, words, peers);
   if (/^local-pods-v[46]$/.test(set.name)) return { meaning: `${words.pod} runs on this node: the pod bridge lets its address through`, shared: false };
@@ -82,19 +89,21 @@ export function nftPodEntries(listing: NftListing, words: PodWords): KernelEntry
   const out: KernelEntry[] = [];
   const peers = classPeers(listing);
   const used = new Set<string>();
+  // The chains the pod's isolation or its tier elements send its packets to: all they do applies to it.
+  const entered = new Set<string>();
   for (const set of listing.sets.values()) {
     const kind = set.type.includes(' : ') ? 'map' : 'set';
-    const isClassMap = /^pol-(in|out)-(classes|hosts)-v[46]$/.test(set.name);
+    const classMap = isClassMap(set.name);
     for (const e of set.elements) {
-      const mine = [...e.key, ...(e.value ?? [])].some((part) => isOneOf(part, words.addresses)) || (isClassMap && containsOneOf(e.key[0], words.addresses));
+      const mine = [...e.key, ...(e.value ?? [])].some((part) => isOneOf(part, words.addresses)) || (classMap && containsOneOf(e.key[0], words.addresses));
       if (!mine) continue;
       used.add(set.name);
+      const chain = tierChainEntered(set, e);
+      if (chain) entered.add(chain);
       out.push({ location: `${kind} ${set.name}`, text: elementText(e), ...(e.counter ? { counter: e.counter } : {}), ...elementMeaning(set, e, words, peers) });
     }
   }
   const usesSet = (text: string) => [...used].some((s) => new RegExp(`@${s}(?![\\w-])`).test(text));
-  // The chains the pod's isolation sends its packets to: all they do applies to it.
-  const entered = new Set<string>();
   for (const rules of listing.rules.values()) {
     for (const r of rules) {
       const jump = /@pol-\w+-isolated-v[46] jump (\S+)$/.exec(r.text ?? '');

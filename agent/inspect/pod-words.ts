@@ -6,6 +6,7 @@
  */
 import { parseCidrBlock, parseIp } from '../../policy/address';
 import type { PolicyModel } from '../../policy/explain/model';
+import type { NodePolicy } from '../dataplane/policy-state';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -50,10 +51,15 @@ export function isolatingPolicies(model: PolicyModel, address: string, direction
 
 export class PodWords {
   constructor(
-    private readonly model: PolicyModel,
+    readonly model: PolicyModel,
     /** "namespace/name" */
     readonly pod: string,
     readonly addresses: readonly string[],
+    /**
+     * The policies the kernel may hold (InspectSources.tierPolicies): which ClusterNetworkPolicy
+     * rule a tier's set element stands for (iptables).
+     */
+    readonly tierPolicies: readonly NodePolicy[] = [],
   ) {}
 
   /** The policies that isolate the pod for a direction (none: it is not isolated). */

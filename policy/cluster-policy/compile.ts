@@ -29,6 +29,7 @@ import { buildClasses, classKey, EVERY_ADDRESS, type ClassBuild, type ClassPeer 
 import { resolvePorts } from '../ports';
 import { selectorMatches, type Selector } from '../selector';
 import type { Action, ClusterPeer, ClusterRule, ClusterSubject, ParsedClusterPolicy, Tier } from './parse';
+import { tierRuleText } from './rule-text';
 
 export interface ClusterTiers {
   admin?: TierPolicy;
@@ -140,6 +141,7 @@ interface RuleInfo {
   rule: ClusterRule;
   peers: PeerInfo[];
   verdict: TierVerdict;
+  /** "Admin deny-z ingress rule 2 (from-z)" (rule-text.ts): what decided, for comments and counters. */
   text: string;
 }
 
@@ -152,9 +154,6 @@ interface Group {
 }
 
 const VERDICTS: Readonly<Record<Action, TierVerdict>> = { Accept: 'accept', Deny: 'drop', Pass: 'pass' };
-
-/** "Admin deny-z ingress rule 2 (from-z)": what decided, for comments and counters. */
-const ruleText = (policy: ParsedClusterPolicy, direction: Direction, rule: ClusterRule) => `${policy.tier} ${policy.name} ${direction} rule ${rule.index + 1}${rule.name ? ` (${rule.name})` : ''}`;
 
 const namedOf = (pods: readonly PodRecord[]) => (key: string): number[] | undefined => {
   let out: number[] | undefined;
@@ -186,7 +185,7 @@ function compileTierDirection(tier: Tier, direction: Direction, policies: readon
       rules = policy[direction].map((rule) => {
         const rulePeers = rule.peers === null ? [peerOf('any')] : rule.peers.map(peerOf);
         if (egress) for (const e of rule.ports ?? []) if (e.kind === 'named') for (const p of rulePeers) p.names.add(namedPortKey(e.name, e.protocol));
-        return { id: nextRule++, rule, peers: rulePeers, verdict: VERDICTS[rule.action], text: ruleText(policy, direction, rule) };
+        return { id: nextRule++, rule, peers: rulePeers, verdict: VERDICTS[rule.action], text: tierRuleText(policy, direction, rule) };
       });
       rulesOf.set(policy, rules);
     }

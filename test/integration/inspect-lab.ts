@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import type { ServicesResponseMessage } from '../../agent/api/messages';
+import type { KernelEntryMessage, ServicesResponseMessage } from '../../agent/api/messages';
 import type { KubeObject } from '../../agent/objects';
 import { execTool, systemBinary } from '../../kernel/exec';
 import { labApply } from '../../lab/cluster/apply';
@@ -36,6 +36,13 @@ export const ISOLATE_POD_0_1: KubeObject = {
   metadata: { name: 'pod-0-1-from-pod-1-0', namespace: 'default' },
   spec: { podSelector: { matchLabels: { name: 'pod-0-1' } }, ingress: [{ from: [{ podSelector: { matchLabels: { name: 'pod-1-0' } } }], ports: [{ port: 80, protocol: 'TCP' }] }] },
 };
+
+/** The packets the kernel counted for the entries `pick` chooses; throws (saying what there is) when none is counted. */
+export function countedPackets(entries: readonly KernelEntryMessage[], pick: (e: KernelEntryMessage) => boolean, what: string): number {
+  const found = entries.filter(pick);
+  if (found.length === 0 || found.some((e) => !e.counted)) throw new Error(`no counted ${what} in ${JSON.stringify(entries.map((e) => `${e.location} ${e.text}: ${e.meaning}`), null, 1)}`);
+  return found.reduce((n, e) => n + e.packets, 0);
+}
 
 /** A 2-node lab with the services above, and the agents' answer once every port is in. */
 export async function inspectLab(t: ExecutionContext, backend: AgentBackend, label: string) {

@@ -8,14 +8,8 @@ import test from 'ava';
 import type { KernelEntryMessage, RulesResponseMessage } from '../../agent/api/messages';
 import { probeFromPod } from '../../lab/cluster/probe';
 import { eventually } from '../helpers/agent-process';
-import { inspectLab, ISOLATE_POD_0_1 } from './inspect-lab';
+import { countedPackets as packets, inspectLab, ISOLATE_POD_0_1 } from './inspect-lab';
 import { weftctl } from './lab-fixture';
-
-const packets = (entries: readonly KernelEntryMessage[], pick: (e: KernelEntryMessage) => boolean, what: string): number => {
-  const found = entries.filter(pick);
-  if (found.length === 0 || found.some((e) => !e.counted)) throw new Error(`no counted ${what} in ${JSON.stringify(entries.map((e) => `${e.location} ${e.text}`))}`);
-  return found.reduce((n, e) => n + e.packets, 0);
-};
 
 for (const backend of ['nftables', 'iptables'] as const) {
   test(`${backend}: rules of a Service and of an isolated pod, with counters that grow with real traffic`, async (t) => {

@@ -1,7 +1,7 @@
 /** agent/drops: the log of denied flows kept from NFLOG packets (kernel/nflog's shape, built here). */
 import test from 'ava';
 import { PolicyDropLog, type DropNamer, type PolicyDrop } from '../../agent/drops/drop-log';
-import { DROP_LOG_PREFIX, dropDirectionOf } from '../../agent/drops/log-rules';
+import { CLUSTER_DROP_LOG_PREFIX, DROP_LOG_PREFIX, dropDirectionOf, dropOriginOf } from '../../agent/drops/log-rules';
 import type { NflogPacket } from '../../kernel/nflog';
 
 /** An IPv4 packet's first bytes: TCP SYN or UDP from src:sport to dst:dport. */
@@ -60,8 +60,34 @@ test('the ring keeps the newest flows; an evicted flow seen again is new', (t) =
   t.deepEqual(log.recent().map((d) => `${d.sourcePort} x${d.packets}`), ['4 x1', '5 x1', '1 x1']);
 });
 
-test('log prefixes name the direction', (t) => {
+test('log prefixes name the direction, and the ClusterNetworkPolicy tier for a tier drop', (t) => {
   t.is(dropDirectionOf(DROP_LOG_PREFIX.ingress), 'ingress');
   t.is(dropDirectionOf(DROP_LOG_PREFIX.egress), 'egress');
   t.is(dropDirectionOf('weft-drop'), undefined);
+  t.deepEqual(dropOriginOf(DROP_LOG_PREFIX.egress), { direction: 'egress' });
+  t.deepEqual(dropOriginOf(CLUSTER_DROP_LOG_PREFIX.admin.ingress), { direction: 'ingress', tier: 'admin' });
+  t.deepEqual(dropOriginOf(CLUSTER_DROP_LOG_PREFIX.baseline.egress), { direction: 'egress', tier: 'baseline' });
+  t.is(dropOriginOf('weft-drop admin'), undefined);
+  t.is(dropOriginOf('weft-drop admin ingress '), undefined);
+});
+
+test('a tier drop is recorded with its tier, named by the namer told the tier, and kept apart from NetworkPolicy drops of the flow', (t) => {
+  const told: string[] = [];
+  const tierNamer: DropNamer = (h, direction, tier) => {
+    told.push(`${direction} ${tier ?? 'np'}`);
+    return tier ? { policies: [], clusterPolicy: 'deny-z', rule: 'Admin priority 10 deny-z ingress rule 2 (from-z): Deny' } : { policies: ['x/deny'] };
+  };
+  const log = new PolicyDropLog({ name: tierNamer });
+  const syn = packet('tcp', '10.0.0.1', 40000, '10.0.0.2', 80);
+  log.record(logged(CLUSTER_DROP_LOG_PREFIX.admin.ingress, syn, 1));
+  log.record(logged(CLUSTER_DROP_LOG_PREFIX.admin.ingress, syn, 2));
+  log.record(logged(DROP_LOG_PREFIX.ingress, syn, 3));
+  log.record(logged(CLUSTER_DROP_LOG_PREFIX.baseline.egress, packet('udp', '10.0.0.1', 5000, '10.0.0.3', 53), 4));
+  t.deepEqual(told, ['ingress admin', 'ingress np', 'egress baseline']);
+  const [admin, np, baseline] = log.recent();
+  t.like(admin, { tier: 'admin', direction: 'ingress', packets: 2, clusterPolicy: 'deny-z', rule: 'Admin priority 10 deny-z ingress rule 2 (from-z): Deny', policies: [] });
+  t.like(np, { direction: 'ingress', packets: 1, policies: ['x/deny'] });
+  t.false('tier' in np);
+  t.like(baseline, { tier: 'baseline', direction: 'egress', protocol: 'UDP' });
+  t.is(log.ignored, 0);
 });

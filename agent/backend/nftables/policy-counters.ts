@@ -3,7 +3,9 @@
  * counts the new connections (and the packets before conntrack knew them) it let through, a
  * drop-set element the packets dropped at one isolated pod. Each element stands for the
  * policies the renderer named (CountedElement); a packet allowed by two policies' identical
- * rules counts for both, and a drop counts for every policy isolating the pod.
+ * rules counts for both, and a drop counts for every policy isolating the pod. A
+ * ClusterNetworkPolicy tier's verdict map elements count for the policy of the rule deciding
+ * them (render-cluster-policy.ts).
  */
 import type { Counter, TableObjects } from '../../../kernel/nft';
 import type { PolicyCounter } from '../../dataplane/policy-state';
@@ -13,7 +15,8 @@ const keyText = (key: readonly string[]) => key.join(' . ');
 
 export function policyCounters(counted: readonly CountedElement[], listing: TableObjects | undefined): PolicyCounter[] {
   const read = new Map<string, Map<string, Counter>>();
-  for (const set of listing?.sets ?? []) {
+  // Maps too: a ClusterNetworkPolicy tier's elements are verdict map elements.
+  for (const set of [...(listing?.sets ?? []), ...(listing?.maps ?? [])]) {
     if (!set.counter) continue;
     read.set(set.name, new Map(set.elements.filter((e) => e.counter).map((e) => [keyText(e.key), e.counter!])));
   }

@@ -13,7 +13,9 @@
  *      hands the packet back to the base chain, on to the next stage. A port range a Pass rule
  *      decides inside a class whose `other` is accept or drop is an explicit `return` element; a
  *      subject with no element passes.
- * Elements count their packets, and say in their comment which rule they stand for.
+ * Elements count their packets, and say in their comment which rule they stand for; their
+ * counters are summed per ClusterNetworkPolicy (policy-counters.ts: connections its Accept
+ * elements let through, packets its Deny elements dropped).
  *
  * Pod to its own node (the input hook, where NetworkPolicy does not look): the egress stages
  * are applied there too, so that a `nodes` (or `networks`) egress peer also holds for the node
@@ -26,10 +28,11 @@
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
-import type { NodePolicy, TierClass, TierDecision, TierDirection, TierVerdict } from '../../dataplane/policy-state';
+import { clusterPolicyCounterName, type NodePolicy, type TierClass, type TierDecision, type TierDirection, type TierVerdict } from '../../dataplane/policy-state';
+import { parseTierRuleText } from '../../../policy/cluster-policy/rule-text';
 import { CLUSTER_DROP_LOG_PREFIX, DROP_LOG_GROUP, DROP_LOG_RATE } from '../../drops/log-rules';
 import { addressElements } from './address-elements';
-import { groupedSet, type DesiredChain, type DesiredElement, type DesiredRule, type DesiredSet } from './desired';
+import { groupedSet, type CountedElement, type DesiredChain, type DesiredElement, type DesiredRule, type DesiredSet } from './desired';
 
 type Family = 4 | 6;
 type Direction = 'in' | 'out';
@@ -66,6 +69,8 @@ export interface RenderedTiers {
   sets: DesiredSet[];
   chains: DesiredChain[];
   stages: Record<Direction, TierStageRules>;
+  /** The Accept and Deny elements, and the ClusterNetworkPolicy ("ClusterNetworkPolicy/name") each counts for. */
+  counted: CountedElement[];
 }
 
 /** A verdict as a map element's value (a port range's or a subject's). */
@@ -83,15 +88,29 @@ function hostOrPrefix(cidr: string): { key: string; host: boolean } {
   return { key: host ? address : cidr, host };
 }
 
-function decisionElements(stage: Stage, d: Direction, decide: readonly TierDecision[], family: Family): { ports: DesiredElement[]; other: DesiredElement[] } {
+/** An Accept or Deny element, counted for the policy its rule belongs to (a Pass counts nowhere). */
+function countedOf(set: string, key: string[], d: Direction, verdict: TierVerdict, rule: string | undefined): CountedElement[] {
+  const ref = rule === undefined || verdict === 'pass' ? undefined : parseTierRuleText(rule);
+  return ref ? [{ set, key, direction: NOUN[d], verdict: verdict === 'accept' ? 'allowed' : 'dropped', policies: [clusterPolicyCounterName(ref.policy)] }] : [];
+}
+
+function decisionElements(stage: Stage, d: Direction, decide: readonly TierDecision[], family: Family, names: { ports: string; other: string }): { ports: DesiredElement[]; other: DesiredElement[]; counted: CountedElement[] } {
   const ports: DesiredElement[] = [];
   const other: DesiredElement[] = [];
+  const counted: CountedElement[] = [];
   for (const x of decide) {
     if (familyOf(x.localIp) !== family) continue;
-    for (const r of x.ports) ports.push({ key: [x.localIp, r.protocol, portsText(r.first, r.last)], value: [verdictValue(stage, d, r.verdict)], ...commentOf(r.rule) });
-    if (x.other !== 'pass') other.push({ key: [x.localIp], value: [verdictValue(stage, d, x.other)], ...commentOf(x.otherRule) });
+    for (const r of x.ports) {
+      const key = [x.localIp, r.protocol, portsText(r.first, r.last)];
+      ports.push({ key, value: [verdictValue(stage, d, r.verdict)], ...commentOf(r.rule) });
+      counted.push(...countedOf(names.ports, key, d, r.verdict, r.rule));
+    }
+    if (x.other !== 'pass') {
+      other.push({ key: [x.localIp], value: [verdictValue(stage, d, x.other)], ...commentOf(x.otherRule) });
+      counted.push(...countedOf(names.other, [x.localIp], d, x.other, x.otherRule));
+    }
   }
-  return { ports, other };
+  return { ports, other, counted };
 }
 
 interface RenderedClass {
@@ -99,6 +118,7 @@ interface RenderedClass {
   d: Direction;
   sets: DesiredSet[];
   chain: DesiredChain;
+  counted: CountedElement[];
   /** The class's elements of the stage's class maps: single addresses, and wider ranges. */
   mapElements: Record<Family, { hosts: DesiredElement[]; ranges: DesiredElement[] }>;
 }
@@ -123,16 +143,19 @@ function renderClassAfresh(stage: Stage, d: Direction, c: TierClass): RenderedCl
   const chain = tierClassChainName(stage, d, c.key);
   const sets: DesiredSet[] = [];
   const rules: DesiredRule[] = [];
+  const counted: CountedElement[] = [];
   const local = (f: Family) => `${ip(f)} ${localField(d)}`;
   for (const family of FAMILIES) {
-    const { ports, other } = decisionElements(stage, d, c.decide, family);
+    const names = { ports: `${chain}-ports-v${family}`, other: `${chain}-other-v${family}` };
+    const { ports, other, counted: own } = decisionElements(stage, d, c.decide, family, names);
+    counted.push(...own);
     if (ports.length > 0) {
-      const name = `${chain}-ports-v${family}`;
+      const name = names.ports;
       sets.push({ kind: 'map', name, type: `${addrType(family)} . inet_proto . inet_service : verdict`, flags: ['interval'], counter: true, elements: ports });
       rules.push({ rule: `${local(family)} . meta l4proto . th dport vmap @${name}`, comment: `${STAGE_WORDS[stage]} ${NOUN[d]}: the verdict of these ports` });
     }
     if (other.length > 0) {
-      const name = `${chain}-other-v${family}`;
+      const name = names.other;
       sets.push({ kind: 'map', name, type: `${addrType(family)} : verdict`, counter: true, elements: other });
       rules.push({ rule: `${local(family)} vmap @${name}`, comment: `${STAGE_WORDS[stage]} ${NOUN[d]}: the verdict of every other port and protocol` });
     }
@@ -142,16 +165,17 @@ function renderClassAfresh(stage: Stage, d: Direction, c: TierClass): RenderedCl
     const { key, host } = hostOrPrefix(cidr);
     mapElements[familyOf(cidr)][host ? 'hosts' : 'ranges'].push({ key: [key], value: [`jump ${chain}`] });
   }
-  return { stage, d, sets, chain: { name: chain, rules }, mapElements };
+  return { stage, d, sets, chain: { name: chain, rules }, counted, mapElements };
 }
 
 
 /** One tier in one direction: its objects, and the rules of its stage in the base chain. */
-function renderStage(stage: Stage, d: Direction, tier: TierDirection | undefined): { sets: DesiredSet[]; chains: DesiredChain[]; rules: DesiredRule[] } {
+function renderStage(stage: Stage, d: Direction, tier: TierDirection | undefined): { sets: DesiredSet[]; chains: DesiredChain[]; rules: DesiredRule[]; counted: CountedElement[] } {
   const sets: DesiredSet[] = [];
   const chains: DesiredChain[] = [];
   const rules: DesiredRule[] = [];
-  if (!tier || tier.subjects.length === 0 || tier.classes.length === 0) return { sets, chains, rules };
+  const counted: CountedElement[] = [];
+  if (!tier || tier.subjects.length === 0 || tier.classes.length === 0) return { sets, chains, rules, counted };
   const prefix = tierPrefix(stage, d);
   const words = `${STAGE_WORDS[stage]} ${NOUN[d]}`;
   const classMaps: Record<Family, { hosts: DesiredElement[][]; ranges: DesiredElement[][] }> = { 4: { hosts: [], ranges: [] }, 6: { hosts: [], ranges: [] } };
@@ -159,6 +183,7 @@ function renderStage(stage: Stage, d: Direction, tier: TierDirection | undefined
     const own = renderClass(stage, d, c);
     sets.push(...own.sets);
     chains.push(own.chain);
+    counted.push(...own.counted);
     for (const family of FAMILIES) for (const part of ['hosts', 'ranges'] as const) if (own.mapElements[family][part].length > 0) classMaps[family][part].push(own.mapElements[family][part]);
   }
   for (const family of FAMILIES) {
@@ -177,7 +202,7 @@ function renderStage(stage: Stage, d: Direction, tier: TierDirection | undefined
       rules.push({ rule: `${ip(family)} ${localField(d)} @${subjectSet} ${ip(family)} ${peerField(d)} vmap @${map}`, comment: `${words}: what the peer's class decides (${part === 'hosts' ? 'single addresses' : 'ranges'})` });
     }
   }
-  if (rules.length === 0) return { sets: [], chains: [], rules };
+  if (rules.length === 0) return { sets: [], chains: [], rules, counted: [] };
   chains.push({
     name: dropChainName(stage, d),
     rules: [
@@ -185,7 +210,7 @@ function renderStage(stage: Stage, d: Direction, tier: TierDirection | undefined
       { rule: 'counter drop', comment: `${words}: denied` },
     ],
   });
-  return { sets, chains, rules };
+  return { sets, chains, rules, counted };
 }
 
 /** Addresses NetworkPolicy isolates for egress, per family (for the pod-to-own-node chain). */
@@ -203,13 +228,14 @@ function npIsolatedSets(policy: NodePolicy): { sets: DesiredSet[]; rules: Desire
 }
 
 export function renderClusterTiers(policy: NodePolicy | undefined): RenderedTiers {
-  const out: RenderedTiers = { sets: [], chains: [], stages: { in: { admin: [], baseline: [] }, out: { admin: [], baseline: [] } } };
+  const out: RenderedTiers = { sets: [], chains: [], stages: { in: { admin: [], baseline: [] }, out: { admin: [], baseline: [] } }, counted: [] };
   if (!policy || (!policy.admin && !policy.baseline)) return out;
   for (const d of ['out', 'in'] as const) {
     for (const stage of ['admin', 'baseline'] as const) {
       const rendered = renderStage(stage, d, policy[stage]?.[NOUN[d]]);
       out.sets.push(...rendered.sets);
       out.chains.push(...rendered.chains);
+      out.counted.push(...rendered.counted);
       out.stages[d][stage] = rendered.rules;
     }
   }

@@ -26,7 +26,7 @@
  * Counting: allowance sets and the per-direction drop sets carry a counter per element. The
  * renderer says which policies each counted element stands for (CountedElement), so the
  * packets a policy allowed, and those dropped at the pods it isolates, can be summed from them
- * (policy-counters.ts).
+ * (policy-counters.ts). The tiers' elements count for their ClusterNetworkPolicies likewise.
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -261,7 +261,7 @@ export function renderPolicy(policy: NodePolicy | undefined): RenderedPolicy {
   const tiers = renderClusterTiers(policy);
   const egress = renderDirection('out', policy.egress, tiers.stages.out);
   const ingress = renderDirection('in', policy.ingress, tiers.stages.in);
-  return { sets: [...egress.sets, ...ingress.sets, ...tiers.sets], chains: [...egress.chains, ...ingress.chains, ...tiers.chains], counted: [...egress.counted, ...ingress.counted] };
+  return { sets: [...egress.sets, ...ingress.sets, ...tiers.sets], chains: [...egress.chains, ...ingress.chains, ...tiers.chains], counted: [...egress.counted, ...ingress.counted, ...tiers.counted] };
 }
 
 /** Destinations on the bridge that are not pods' and still pass: multicast, broadcast, link-local. */
