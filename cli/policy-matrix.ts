@@ -25,7 +25,7 @@ export function matrixText(m: MatrixResult): string {
     const rows = m.pods.map((from, i) => [from, ...m.pairs.slice(i * n, (i + 1) * n).map((p) => (p.allowed.includes(port) ? '✓' : '✗'))]);
     return `${port}\n${table(['FROM \\ TO', ...m.pods], rows)}`;
   });
-  return `${grids.join('\n\n')}\n\n✓ allowed, ✗ denied (new connections from the row's pod to the column's)\n`;
+  return `${grids.join('\n\n')}\n\n✓ allowed, ✗ denied (new connections from the row's pod to the column's; a pod always reaches itself)\n`;
 }
 
 async function run(a: MatrixArgs): Promise<void> {

@@ -63,6 +63,13 @@ export interface DirectionVerdict {
   admin?: ClusterMatch;
   /** The Baseline tier's first matching rule, when it was consulted and one matched. */
   baseline?: ClusterMatch;
+  /**
+   * A pod reaching its own address (not through a Service): the packet never leaves the pod's
+   * network namespace, so no policy of any kind can see it, and it is allowed (upstream's
+   * NetworkPolicy e2e tests expect loopback allowed whatever the policies; ClusterNetworkPolicy
+   * says so). `isolated` and `policies` still say what would apply to other peers.
+   */
+  loopback?: boolean;
   reason: string;
 }
 
@@ -133,10 +140,14 @@ export class PolicyEvaluator {
     const src = parseIp(query.src);
     const dst = parseIp(query.dst);
     if (!src || !dst) throw new TypeError(`not an address: ${!src ? query.src : query.dst}`);
-    // A pod reaching its own address never leaves it: ClusterNetworkPolicy does not apply.
-    const clusterTiers = query.viaService === true || src.family !== dst.family || src.value !== dst.value;
-    const egress = this.direction('egress', src, dst, query.protocol, query.port, clusterTiers);
-    const ingress = this.direction('ingress', dst, src, query.protocol, query.port, clusterTiers);
+    const loopback = query.viaService !== true && src.family === dst.family && src.value === dst.value;
+    const egress = this.direction('egress', src, dst, query.protocol, query.port, !loopback);
+    const ingress = this.direction('ingress', dst, src, query.protocol, query.port, !loopback);
+    if (loopback && egress.pods.length > 0) {
+      // It never leaves the pod: what NetworkPolicy would say of another peer does not apply.
+      const own = (v: DirectionVerdict): DirectionVerdict => ({ ...v, allowed: true, rules: [], decidedBy: 'default', loopback: true, reason: 'the pod reaching its own address: the packet never leaves the pod, no policy applies' });
+      return { allowed: true, egress: own(egress), ingress: own(ingress) };
+    }
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 

@@ -232,6 +232,7 @@ export function explainDirection(model: PolicyModel, verdict: DirectionVerdict, 
   const passed = admin ? `${admin.text}, then ` : '';
   let text: string;
   if (verdict.pods.length === 0) text = `${heading}: allowed, ${notApplicable(model, local)}`;
+  else if (verdict.loopback) text = `${heading}: allowed, ${verdict.reason}`;
   else if (verdict.decidedBy === 'admin') text = `${heading}: ${word} by ${admin!.text}`;
   else if (verdict.decidedBy === 'baseline') text = `${heading}: ${passed}not isolated (no NetworkPolicy selects ${subject} for ${direction}); ${word} by ${baseline!.text}`;
   else text = `${heading}: ${admin ? `${admin.text}, then NetworkPolicy: ` : ''}${npBody}${baseline ? `, then ${baseline.text}` : ''}`;

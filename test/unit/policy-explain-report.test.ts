@@ -47,12 +47,13 @@ test('matrix: every ordered pair of pods, per port; hostNetwork pods left out', 
   t.deepEqual(m.ports, ['80/TCP']);
   const grid = m.pods.map((from) => m.pods.map((to) => (m.pairs.find((p) => p.from === from && p.to === to)!.allowed.length ? '✓' : '✗')).join(''));
   t.deepEqual(grid, [
-    // x/a may reach namespace y on 80 only; y/a admits nothing; y/b and y/c admit namespace x on 80.
-    '✗✗✗✓✓',
+    // x/a may reach namespace y on 80 only; y/a admits nothing; y/b and y/c admit namespace x on
+    // 80. A pod reaching itself is always allowed (the packet never leaves it).
+    '✓✗✗✓✓',
     '✓✓✗✓✓',
-    '✓✓✗✗✗',
-    '✓✓✗✗✗',
-    '✓✓✗✗✗',
+    '✓✓✓✗✗',
+    '✓✓✗✓✗',
+    '✓✓✗✗✓',
   ]);
 });
 
@@ -70,10 +71,10 @@ test('what-if apply: connections to the pods a new policy selects that it would 
   t.like(r, { action: 'apply', policies: ['x/b-from-a'], newlyAllowed: [] });
   t.deepEqual(
     r.newlyDenied.map((c) => `${c.from} -> ${c.to} ${c.port}`),
-    ['x/b -> x/b 80/TCP', 'y/a -> x/b 80/TCP', 'y/b -> x/b 80/TCP', 'y/c -> x/b 80/TCP'],
-    'x/a -> x/b stays denied (by x/a egress), so it is no change',
+    ['y/a -> x/b 80/TCP', 'y/b -> x/b 80/TCP', 'y/c -> x/b 80/TCP'],
+    'x/a -> x/b stays denied (by x/a egress), so it is no change; x/b reaching itself is never denied',
   );
-  t.deepEqual(r.newlyDenied[1].because, ['ingress to x/b: isolated by x/b-from-a; DENIED: no rule allows y/a on 80/TCP']);
+  t.deepEqual(r.newlyDenied[0].because, ['ingress to x/b: isolated by x/b-from-a; DENIED: no rule allows y/a on 80/TCP']);
   t.is(r.checked, 5, 'to x/b, on the one port it declares');
 });
 
@@ -86,7 +87,7 @@ test('what-if apply replaces a policy of the same name', (t) => {
 
 test('what-if delete: what removing the deny-all would open', (t) => {
   const r = whatIf(model, { policies: [networkPolicy('y', 'deny-all', {})], delete: true, ports: [{ protocol: 'tcp', port: 80 }] });
-  t.deepEqual(r.newlyAllowed.map((c) => `${c.from} -> ${c.to} ${c.port}`), ['x/a -> y/a 80/TCP', 'x/b -> y/a 80/TCP', 'y/a -> y/a 80/TCP', 'y/b -> y/a 80/TCP', 'y/c -> y/a 80/TCP']);
+  t.deepEqual(r.newlyAllowed.map((c) => `${c.from} -> ${c.to} ${c.port}`), ['x/a -> y/a 80/TCP', 'x/b -> y/a 80/TCP', 'y/b -> y/a 80/TCP', 'y/c -> y/a 80/TCP'], 'y/a reaching itself was allowed already');
   t.deepEqual(r.newlyDenied, []);
   t.deepEqual(r.newlyAllowed[0].because, ['ingress to y/a: allowed, not isolated (no NetworkPolicy selects y/a for ingress)']);
 });
