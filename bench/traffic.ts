@@ -44,8 +44,11 @@ export async function tcpThroughputGbps(clientNs: string, serverNs: string, addr
     const args = ['-c', address, '-p', '5201', '-t', String(seconds), '-J', ...affinity('client')];
     const { code, stdout, stderr } = await runIn(clientNs, 'iperf3', args, (seconds + 10) * 1000);
     if (code !== 0) throw new Error(`iperf3 to ${address} failed: ${stderr || stdout.slice(0, 300)}`);
-    const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
-    return report.end.sum_received.bits_per_second / 1e9;
+    // An interrupted test still exits 0 with -J, its error in the report and no totals.
+    const report = JSON.parse(stdout) as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+    const bps = report.end?.sum_received?.bits_per_second;
+    if (bps === undefined) throw new Error(`iperf3 to ${address} gave no result: ${report.error ?? stdout.slice(0, 300)}`);
+    return bps / 1e9;
   } finally {
     await server.stop();
   }
