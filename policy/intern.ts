@@ -30,7 +30,7 @@ function sameAllowance(a: Allowance, b: Allowance): boolean {
 
 /** `next`'s allowances, each replaced by its equal in `previous` (by local address) if any; the previous array itself when all are. */
 function internAllowances(next: Allowance[], previous: readonly Allowance[] | undefined): Allowance[] {
-  if (!previous) return next;
+  if (!previous || next === previous) return next;
   const byIp = new Map(previous.map((a) => [a.localIp, a]));
   let all = next.length === previous.length;
   const out = next.map((a, i) => {
@@ -46,17 +46,22 @@ function internAllowances(next: Allowance[], previous: readonly Allowance[] | un
 }
 
 function internClass(next: PeerClass, previous: PeerClass | undefined): PeerClass {
-  if (!previous) return next;
+  // The compiler hands out the same object for a class it did not recompute.
+  if (!previous || next === previous) return next;
   const allow = internAllowances(next.allow, previous.allow);
   const cidrs = sameStrings(next.cidrs, previous.cidrs) ? previous.cidrs : next.cidrs;
   if (allow === previous.allow && cidrs === previous.cidrs) return previous;
   return { key: next.key, cidrs, allow };
 }
 
+function internClasses(next: PeerClass[], previous: PeerClass[]): PeerClass[] {
+  const before = new Map(previous.map((c) => [c.key, c]));
+  return next.map((c) => internClass(c, before.get(c.key)));
+}
+
 function internDirection(next: DirectionPolicy, previous: DirectionPolicy | undefined): DirectionPolicy {
   if (!previous) return next;
-  const before = new Map(previous.classes.map((c) => [c.key, c]));
-  const classes = next.classes.map((c) => internClass(c, before.get(c.key)));
+  const classes = next.classes === previous.classes ? previous.classes : internClasses(next.classes, previous.classes);
   const out: DirectionPolicy = {
     isolated: sameStrings(next.isolated, previous.isolated) ? previous.isolated : next.isolated,
     anyPeer: internAllowances(next.anyPeer, previous.anyPeer),
