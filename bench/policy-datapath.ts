@@ -155,9 +155,15 @@ async function applyLevel(state: LabState, manifests: string, namespace: string,
  */
 async function checkEnforced(state: LabState, server: Endpoint, level: Level): Promise<void> {
   const node = state.nodes.find((n) => state.pods.some((p) => p.netns === server.ns && p.node === n.name))!;
-  const got = await execTool(systemBinary('nft'), ['get', 'element', 'inet', 'weft', 'pol-in-isolated-v4', `{ ${server.ip} }`], { netns: node.netns, timeoutMs: 60_000 });
+  const get = () => execTool(systemBinary('nft'), ['get', 'element', 'inet', 'weft', 'pol-in-isolated-v4', `{ ${server.ip} }`], { netns: node.netns, timeoutMs: 60_000 });
+  let got = await get();
+  // Not there: asked again a few times (a sync may still be writing), then the answer stands.
+  for (let i = 0; i < 5 && (got.code === 0) !== level > 0; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    got = await get();
+  }
   const isolated = got.code === 0;
-  if (isolated !== level > 0) throw new Error(`with ${level} policies the server ${server.ip} is ${isolated ? '' : 'not '}isolated`);
+  if (isolated !== level > 0) throw new Error(`with ${level} policies the server ${server.ip} is ${isolated ? '' : 'not '}isolated (nft: ${got.stderr.trim().split('\n')[0] || `exit ${got.code}`})`);
 }
 
 /**
