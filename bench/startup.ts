@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { SHIM_BIN_DIR, WEFT_BIN_DIR } from '../lab/cni-exec';
 import { step } from './progress';
-import { record } from './results';
+import { record, type FigureInput } from './results';
 import { header, row, summarize } from './stats';
 
 /** One program start to time. */
@@ -16,6 +16,8 @@ export interface StartupCase {
   cmd: string;
   args: string[];
   env: NodeJS.ProcessEnv;
+  /** What its time must meet, when it has a target. */
+  target?: FigureInput['target'];
 }
 
 function timeOnce(c: StartupCase): number {
@@ -37,7 +39,7 @@ export function compareStartups(title: string, cases: StartupCase[], runs: numbe
   console.log(`\n${title} (${runs} runs each, interleaved; ratio = to ${cases[0].name})`);
   console.log(header());
   cases.forEach((c, k) => console.log(row(c.name, summaries[k], k === 0 ? undefined : summaries[0])));
-  cases.forEach((c, k) => record({ name: c.name, unit: 'ms', samples: samples[k], reference: k === 0 ? undefined : { name: cases[0].name, samples: samples[0] } }));
+  cases.forEach((c, k) => record({ name: c.name, unit: 'ms', samples: samples[k], reference: k === 0 ? undefined : { name: cases[0].name, samples: samples[0] }, target: c.target }));
 }
 
 /** `socketPath`: a running CNI server for the shim row. The single executable is in sea-startup.ts. */

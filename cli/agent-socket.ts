@@ -2,13 +2,15 @@
  * How weftctl finds and asks an agent: its API socket (--socket), or the agent of a lab node
  * (--lab, --node), with a deadline; a missing socket or an agent that does not answer is one
  * clear error.
+ *
+ * grpc-js, the client and the lab's modules are loaded when a question is asked, not when
+ * weftctl starts: they are most of a command's start-up, and an offline question or a usage
+ * error needs none of them.
  */
 import fs from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import type { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Argv } from 'yargs';
-import { createAgentClient, type AgentClient } from '../agent/api/client';
-import { openLab } from '../lab/cluster/inspect';
-import { stateRoot } from '../lab/cluster/names';
+import type { AgentClient } from '../agent/api/client';
 
 export const DEFAULT_AGENT_SOCKET = '/run/weft/agent.sock';
 
@@ -29,9 +31,13 @@ export function agentOptions<T>(c: Argv<T>) {
     .option('timeout', { type: 'number', default: 5, describe: 'seconds to wait for an answer' });
 }
 
-export function socketOf(a: AgentArgs): string {
+/** A gRPC status code by its name (NOT_FOUND): callers say which without loading grpc-js. */
+export type StatusName = keyof typeof GrpcStatus;
+
+export async function socketOf(a: AgentArgs): Promise<string> {
   if (a.socket) return a.socket;
   if (a.lab) {
+    const [{ openLab }, { stateRoot }] = await Promise.all([import('../lab/cluster/inspect'), import('../lab/cluster/names')]);
     const { state } = openLab(a.lab, stateRoot(a['state-root']));
     const node = state.nodes.find((n) => n.name === (a.node ?? state.nodes[0]?.name));
     if (!node?.agent) throw new Error(`lab ${a.lab} has no agent for node ${a.node ?? '(first)'}`);
@@ -42,19 +48,20 @@ export function socketOf(a: AgentArgs): string {
 
 /**
  * Runs one call against the agent and closes the connection; errors say which socket, except
- * those with a gRPC code in `answered`: the agent's own answer about the question (no such
+ * those with a gRPC status in `answered`: the agent's own answer about the question (no such
  * pod), said in its words.
  */
-export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>, answered: readonly number[] = []): Promise<{ socket: string; result: R }> {
-  const socket = socketOf(a);
+export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>, answered: readonly StatusName[] = []): Promise<{ socket: string; result: R }> {
+  const socket = await socketOf(a);
   if (!fs.existsSync(socket)) throw new Error(`no agent socket at ${socket} (is weft-agent running? --socket PATH)`);
+  const [grpc, { createAgentClient }] = await Promise.all([import('@grpc/grpc-js'), import('../agent/api/client')]);
   const client = createAgentClient(socket, a.timeout * 1000);
   try {
     return { socket, result: await fn(client) };
   } catch (err) {
     const { code, details } = err as { code?: number; details?: string };
     const why = details || (err as Error).message;
-    if (code !== undefined && answered.includes(code)) throw new Error(why, { cause: err });
+    if (code !== undefined && answered.some((name) => grpc.status[name] === code)) throw new Error(why, { cause: err });
     if (code === grpc.status.UNIMPLEMENTED) throw new Error(`the agent at ${socket} cannot answer this: ${why}`, { cause: err });
     // A socket file nobody listens on (an agent that died): grpc-js says so in many words.
     const refused = code === grpc.status.UNAVAILABLE ? /No connection established.*connect (E[A-Z]+)/.exec(why)?.[1] : undefined;

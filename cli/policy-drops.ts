@@ -6,13 +6,12 @@
  * it happens, until Ctrl-C.
  */
 import type { Argv } from 'yargs';
-import { stringify } from 'yaml';
 import type { PolicyDropMessage } from '../agent/api/messages';
 import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
-import { printJson, table } from './output';
+import { table } from './output';
 import { once, outputOption } from './policy-source';
 import { INSPECT_ANSWERS } from './services';
-import { REPORT_FORMATS, type ReportFormat } from './structured-output';
+import { printReport, REPORT_FORMATS, yamlText, type ReportFormat } from './structured-output';
 
 interface DropsArgs extends AgentArgs {
   follow: boolean;
@@ -45,7 +44,7 @@ function followLine(cells: string[]): string {
 
 function printFollowed(format: ReportFormat, d: PolicyDropMessage): void {
   if (format === 'json') process.stdout.write(`${JSON.stringify(d)}\n`);
-  else if (format === 'yaml') process.stdout.write(`---\n${stringify(d, { lineWidth: 0 })}`);
+  else if (format === 'yaml') process.stdout.write(`---\n${yamlText(d)}`);
   else process.stdout.write(followLine(row(d)));
 }
 
@@ -56,9 +55,7 @@ async function run(a: DropsArgs): Promise<void> {
       await client.policyDrops({ follow: false, pod: a.pod }, (d) => drops.push(d)).done;
       return drops;
     }, INSPECT_ANSWERS);
-    if (a.output === 'json') printJson(result);
-    else if (a.output === 'yaml') process.stdout.write(stringify(result, { lineWidth: 0 }));
-    else process.stdout.write(dropsText(result, a.pod));
+    printReport(a.output, result, (r) => dropsText(r, a.pod));
     return;
   }
   await askAgent(a, async (client) => {

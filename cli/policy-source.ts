@@ -4,13 +4,13 @@
  * agent over its socket (--socket, or --lab/--node), which answers from the objects it enforces.
  * Both run the same question through the same engine (policy/explain/answer.ts): the same
  * result, the same errors. Next: --kubeconfig (a cluster's objects, offline).
+ *
+ * Each side loads what it needs when it runs: offline the manifest reader (YAML) and the engine,
+ * online the gRPC client (agent-socket.ts); neither pays for the other at start-up.
  */
 import type { Argv } from 'yargs';
-import * as grpc from '@grpc/grpc-js';
-import { answerPolicyQuery, type PolicyQuery, type PolicyReply } from '../policy/explain/answer';
-import { PolicyModel } from '../policy/explain/model';
-import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
-import { readManifests } from './manifests-dir';
+import type { PolicyQuery, PolicyReply } from '../policy/explain/answer';
+import { agentOptions, askAgent, type AgentArgs, type StatusName } from './agent-socket';
 import { UsageError } from './output';
 
 export interface SourceArgs extends AgentArgs {
@@ -52,15 +52,16 @@ export function warn(text: string): void {
   process.stderr.write(`weftctl: warning: ${text}\n`);
 }
 
-function offline(manifests: string[], query: PolicyQuery): PolicyReply {
+async function offline(manifests: string[], query: PolicyQuery): Promise<PolicyReply> {
+  const [{ readManifests }, { answerPolicyQuery }, { PolicyModel }] = await Promise.all([import('./manifests-dir'), import('../policy/explain/answer'), import('../policy/explain/model')]);
   const { objects, warnings } = readManifests(manifests, '--manifests');
   for (const w of warnings) warn(w);
   const source = `--manifests ${manifests.join(' ')}`;
   return answerPolicyQuery(query, (futurePolicies) => PolicyModel.fromObjects(objects, { source, futurePolicies }));
 }
 
-/** gRPC codes the agent answers a question it cannot answer with: its words are the message. */
-const QUESTION_ERRORS: readonly number[] = [grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND];
+/** gRPC statuses the agent answers a question it cannot answer with: its words are the message. */
+const QUESTION_ERRORS: readonly StatusName[] = ['INVALID_ARGUMENT', 'NOT_FOUND'];
 
 async function online(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
   const { socket, result } = await askAgent(a, (client) => client.policyQuery(query), QUESTION_ERRORS);
@@ -78,7 +79,7 @@ async function online(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
 export async function askPolicy<Q extends PolicyQuery>(a: SourceArgs, query: Q): Promise<PolicyReply<Q>['result']> {
   const manifests = a.manifests ?? [];
   if (manifests.length > 0 && (a.socket !== undefined || a.lab !== undefined)) throw new UsageError('--manifests answers offline, --socket/--lab ask an agent: one or the other');
-  const reply = manifests.length > 0 ? offline(manifests, query) : await online(a, query);
+  const reply = manifests.length > 0 ? await offline(manifests, query) : await online(a, query);
   for (const w of reply.warnings) warn(w);
   return reply.result as PolicyReply<Q>['result'];
 }

@@ -4,7 +4,6 @@
  */
 import type { Argv } from 'yargs';
 import type { ConnectionChange, WhatIfResult } from '../policy/explain/what-if';
-import { readManifests } from './manifests-dir';
 import { askPolicy, outputOption, sourceOptions, warn, type SourceArgs } from './policy-source';
 import { printReport, REPORT_FORMATS, type ReportFormat } from './structured-output';
 
@@ -34,6 +33,7 @@ export function whatIfText(r: WhatIfResult): string {
 }
 
 async function run(a: WhatIfArgs): Promise<void> {
+  const { readManifests } = await import('./manifests-dir');
   const { objects, warnings } = readManifests(a.filename, '-f');
   for (const w of warnings) warn(w);
   const result = await askPolicy(a, { kind: 'what-if', policies: objects, delete: a.delete, namespaces: a.namespace ?? [], ports: a.port ?? [] });

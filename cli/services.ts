@@ -3,10 +3,9 @@
  * (pod, node, condition) and whether the kernel has each of them now, then the Services that
  * cannot be fully proxied. Asked of the agent (rpc Services), which reads its rules back.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Argv } from 'yargs';
 import type { ServiceEndpointMessage, ServicePortMessage, ServicesResponseMessage } from '../agent/api/messages';
-import { agentOptions, askAgent, type AgentArgs } from './agent-socket';
+import { agentOptions, askAgent, type AgentArgs, type StatusName } from './agent-socket';
 import { table } from './output';
 import { outputOption } from './policy-source';
 import { printReport, REPORT_FORMATS, type ReportFormat } from './structured-output';
@@ -16,8 +15,8 @@ interface ServicesArgs extends AgentArgs {
   output: ReportFormat;
 }
 
-/** gRPC codes whose details are the agent's own answer (not proxying, nothing applied yet). */
-export const INSPECT_ANSWERS: readonly number[] = [grpc.status.NOT_FOUND, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION];
+/** gRPC statuses whose details are the agent's own answer (not proxying, nothing applied yet). */
+export const INSPECT_ANSWERS: readonly StatusName[] = ['NOT_FOUND', 'INVALID_ARGUMENT', 'FAILED_PRECONDITION'];
 
 const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 

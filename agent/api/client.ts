@@ -2,7 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PolicyQuery } from '../../policy/explain/answer';
 import type { AgentStatus, EndpointMessage, PolicyCounterMessage, PolicyQueryMessage, PolicyDropMessage, PolicyQueryResponseMessage, RulesRequestMessage, RulesResponseMessage, ServicesResponseMessage } from './messages';
-import { agentService } from './proto';
+import { agentClientConstructor } from './client-definition';
 
 export interface AgentClient {
   status(): Promise<AgentStatus>;
@@ -48,7 +48,7 @@ export interface DropStream {
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response: unknown) => void) => void;
 
 export function createAgentClient(socketPath: string, timeoutMs = 5000): AgentClient {
-  const Service = agentService();
+  const Service = agentClientConstructor();
   // A subchannel of its own: grpc-js shares connections to one target process-wide, and a shared
   // one that saw the socket fail (an agent restarting) waits out a reconnect backoff of seconds
   // before trying again, which a client made to ask now must not inherit.
