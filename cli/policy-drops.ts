@@ -1,8 +1,9 @@
 /**
- * `weftctl policy drops [--follow] [--pod NS/POD]`: connections NetworkPolicy denied on a node,
- * from the agent's reading of its drop log, one line per flow: when, which direction's
- * isolation dropped it, source and destination (pods and addresses), protocol and port, and
- * the policies isolating the pod. Without --follow: the recent ones; with it, each new one as
+ * `weftctl policy drops [--follow] [--pod NS/POD]`: connections policy denied on a node, from
+ * the agent's reading of its drop log, one line per flow: when, which direction's policy dropped
+ * it, source and destination (pods and addresses), protocol and port, and what denied it: the
+ * ClusterNetworkPolicy rule (Admin Deny, or Baseline Deny), or the NetworkPolicies isolating
+ * the pod that allow nothing of it. Without --follow: the recent ones; with it, each new one as
  * it happens, until Ctrl-C.
  */
 import type { Argv } from 'yargs';
@@ -24,15 +25,18 @@ const end = (pod: string, address: string, port: number) => `${pod ? `${pod} ` :
 /** Time of day in UTC, to the millisecond. */
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
-const HEADERS = ['TIME (UTC)', 'DIRECTION', 'PROTO', 'SOURCE', 'DESTINATION', 'PACKETS', 'ISOLATED BY'];
+const HEADERS = ['TIME (UTC)', 'DIRECTION', 'PROTO', 'SOURCE', 'DESTINATION', 'PACKETS', 'DENIED BY'];
+
+/** A tier's rule in words when a ClusterNetworkPolicy denied it, else the isolating NetworkPolicies. */
+const deniedBy = (d: PolicyDropMessage) => (d.tier ? d.rule || `${d.tier} ClusterNetworkPolicy ${d.clusterPolicy ?? ''}`.trim() : d.policies.join(', ') || '-');
 
 function row(d: PolicyDropMessage): string[] {
   const proto = d.tcpFlags && d.tcpFlags !== 'SYN' ? `${d.protocol} ${d.tcpFlags}` : d.protocol;
-  return [clock(d.firstSeenUnixMs), d.direction, proto, end(d.sourcePod, d.source, d.sourcePort), end(d.destinationPod, d.destination, d.destinationPort), String(d.packets), d.policies.join(', ') || '-'];
+  return [clock(d.firstSeenUnixMs), d.direction, proto, end(d.sourcePod, d.source, d.sourcePort), end(d.destinationPod, d.destination, d.destinationPort), String(d.packets), deniedBy(d)];
 }
 
 export function dropsText(drops: readonly PolicyDropMessage[], pod?: string): string {
-  if (drops.length === 0) return `no connection${pod ? ` to or from ${pod}` : ''} denied by NetworkPolicy was logged recently\n`;
+  if (drops.length === 0) return `no connection${pod ? ` to or from ${pod}` : ''} denied by NetworkPolicy or ClusterNetworkPolicy was logged recently\n`;
   return `${table(HEADERS, drops.map(row))}\n`;
 }
 
@@ -79,7 +83,7 @@ async function run(a: DropsArgs): Promise<void> {
 export function dropsCommand(p: Argv): Argv {
   return p.command(
     'drops',
-    'connections NetworkPolicy denied on a node, from its drop log: the recent ones, or with --follow each as it happens',
+    'connections NetworkPolicy or ClusterNetworkPolicy denied on a node, from its drop log: the recent ones, or with --follow each as it happens',
     (c) =>
       outputOption(
         agentOptions(c)

@@ -27,7 +27,7 @@ export function sourceOptions<T>(c: Argv<T>) {
         type: 'string',
         array: true,
         describe:
-          'answer offline from the objects (Namespaces, Pods, NetworkPolicies, Services, EndpointSlices) in this manifest directory or file (repeat for more); without it the agent answers (--socket, --lab)',
+          'answer offline from the objects (Namespaces, Pods, Nodes, NetworkPolicies, ClusterNetworkPolicies, Services, EndpointSlices) in this manifest directory or file (repeat for more); without it the agent answers (--socket, --lab)',
       }),
   );
 }

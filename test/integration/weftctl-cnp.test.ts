@@ -104,6 +104,10 @@ for (const backend of ['nftables', 'iptables'] as const) {
     t.like(drops.find((d) => flow(d) === wanted[0]), { pod: 'default/pod-0-1', source: denied.ips[0], destination: ip, policies: [], tcpFlags: 'SYN' });
     const ofPod = JSON.parse(await lab.ask('policy', 'drops', '--pod', 'default/pod-0-0', '-o', 'json')) as PolicyDropMessage[];
     t.deepEqual([...new Set(ofPod.map(flow))], [wanted[1]]);
+    // For people: the DENIED BY column names the rule.
+    const table = await lab.ask('policy', 'drops', '--pod', 'default/pod-0-0');
+    t.regex(table, /PACKETS +DENIED BY\n/);
+    t.true(table.includes(BASELINE_RULE), table);
 
     // Per-policy counters: nftables sums the tier elements per ClusterNetworkPolicy.
     const counters = await weftctl(lab.root, ['policy', 'counters', '--lab', lab.lab, '-o', 'json']);

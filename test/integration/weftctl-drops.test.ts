@@ -86,8 +86,8 @@ for (const backend of ['nftables', 'iptables'] as const) {
     const ofPod = JSON.parse(await lab.ask('policy', 'drops', '--pod', 'default/pod-0-0', '-o', 'json')) as PolicyDropMessage[];
     t.deepEqual([...new Set(ofPod.map(flow))], [wanted[2]]);
     const text = await lab.ask('policy', 'drops', '--pod', 'default/pod-0-0');
-    t.regex(text, new RegExp(`^TIME \\(UTC\\) +DIRECTION +PROTO +SOURCE +DESTINATION +PACKETS +ISOLATED BY\\n\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +egress +UDP +default/pod-0-0 ${egress.ips[0].replace(/\./g, '\\.')}:\\d+ +default/pod-1-1 ${denied.ips[0].replace(/\./g, '\\.')}:81 +\\d+ +default/pod-0-0-tcp-only\\n`));
-    t.is(await lab.ask('policy', 'drops', '--pod', 'default/pod-1-0'), 'no connection to or from default/pod-1-0 denied by NetworkPolicy was logged recently\n');
+    t.regex(text, new RegExp(`^TIME \\(UTC\\) +DIRECTION +PROTO +SOURCE +DESTINATION +PACKETS +DENIED BY\\n\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +egress +UDP +default/pod-0-0 ${egress.ips[0].replace(/\./g, '\\.')}:\\d+ +default/pod-1-1 ${denied.ips[0].replace(/\./g, '\\.')}:81 +\\d+ +default/pod-0-0-tcp-only\\n`));
+    t.is(await lab.ask('policy', 'drops', '--pod', 'default/pod-1-0'), 'no connection to or from default/pod-1-0 denied by NetworkPolicy or ClusterNetworkPolicy was logged recently\n');
   });
 }
 
