@@ -115,9 +115,10 @@ export function resultsJson(results: RunResults): string {
 }
 
 /** Writes `<dir>/<stamp>.json`; returns its path. */
-export function writeResults(dir: string, results: RunResults): string {
+/** `suffix`: for a file made from others (a merge), so that it does not overwrite the first of them. */
+export function writeResults(dir: string, results: RunResults, suffix = ''): string {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${stamp(new Date(results.date))}.json`);
+  const file = path.join(dir, `${stamp(new Date(results.date))}${suffix}.json`);
   fs.writeFileSync(file, resultsJson(results));
   return file;
 }

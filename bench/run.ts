@@ -174,7 +174,8 @@ async function main(): Promise<void> {
   let file: string;
   if (merge) {
     results = mergeResults(merge.split(',').map((f) => readResults(f)));
-    file = writeResults(resultsDir, results);
+    // Named after its first run's date, like that run's file: kept apart from it.
+    file = writeResults(resultsDir, results, '-merged');
     console.log(`merged: ${file}`);
   } else {
     const benches = selectBenches(option('only'));
