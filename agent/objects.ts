@@ -71,6 +71,8 @@ export type Validated = { ok: true; object: KubeObject } | { ok: false; reason: 
  * Checks the envelope of an object from an untrusted source. Namespaced kinds without a
  * namespace get `defaultNamespace` ("default", as kubectl does). Only `kinds` are accepted: the
  * watched ones unless the reader says otherwise (policy questions read POLICY_QUESTION_KINDS).
+ * The object comes back as it is when it needs no namespace change, else as a copy: the
+ * caller hands over `raw`, which nobody changes after.
  */
 export function validateObject(raw: unknown, defaultNamespace = 'default', kinds: readonly ObjectKind[] = WATCHED_KINDS): Validated {
   if (!isRecord(raw)) return { ok: false, reason: 'not an object' };
@@ -89,6 +91,8 @@ export function validateObject(raw: unknown, defaultNamespace = 'default', kinds
     if (raw[field] !== undefined && !isRecord(raw[field])) return { ok: false, reason: `${kind}/${name}: ${field} must be an object` };
   }
   const scoped = CLUSTER_SCOPED.has(kind as ObjectKind);
+  // Already as it should be (most objects): itself, not a copy (a large list is read faster).
+  if (scoped ? namespace === undefined : namespace !== undefined) return { ok: true, object: raw as KubeObject };
   const meta: ObjectMeta = { ...(metadata as unknown as ObjectMeta) };
   if (scoped) delete meta.namespace;
   else meta.namespace = (namespace as string | undefined) ?? defaultNamespace;

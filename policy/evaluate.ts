@@ -79,46 +79,123 @@ export interface TrafficVerdict {
   ingress: DirectionVerdict;
 }
 
-interface Address {
+export interface Address {
   family: Family;
   value: bigint;
 }
 
-interface NodeRecord {
+export interface NodeRecord {
   name: string;
   labels: Readonly<Record<string, string>>;
   addresses: Address[];
 }
 
-function nodeRecordOf(node: PolicyNode): NodeRecord {
+export function nodeRecordOf(node: PolicyNode): NodeRecord {
   const addresses = node.addresses.map(parseIp).filter((a): a is Address => a !== undefined);
   return { name: node.name, labels: node.labels, addresses };
 }
 
-export class PolicyEvaluator {
-  readonly policies: ParsedPolicy[];
-  readonly problems: { policy: string; reason: string }[];
-  /** Usable ClusterNetworkPolicies, Admin then Baseline, each by priority and name. */
-  readonly clusterPolicies: ParsedClusterPolicy[];
-  /** ClusterNetworkPolicies the API server would refuse (they play no part). */
-  readonly clusterProblems: { policy: string; reason: string }[];
-  private readonly pods: PodRecord[];
+/**
+ * What the evaluator reads, as questions rather than lists: a question about two pods then
+ * needs only their namespaces' policies and the pods at two addresses. InputView answers from a
+ * PolicyInput, everything parsed at once; weftctl's model (policy/explain/model.ts) answers from
+ * objects, parsing and distilling only what a question reaches.
+ */
+export interface EvaluatorView {
+  /** Usable NetworkPolicies of a namespace, sorted by id. */
+  policiesIn(namespace: string): readonly ParsedPolicy[];
+  /** Every usable NetworkPolicy and every invalid one, sorted by id. */
+  allPolicies(): { policies: readonly ParsedPolicy[]; problems: readonly PolicyProblem[] };
+  /** Every pod at an address (policy applies to them or not). */
+  podsAt(address: Address): readonly PodRecord[];
+  /** A namespace's labels; null: known only through its pods (or not at all). */
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | null;
+  readonly nodes: readonly NodeRecord[];
+  /** Usable ClusterNetworkPolicies, Admin then Baseline, each by priority and name, and the invalid ones. */
+  readonly parsedClusterPolicies: { policies: readonly ParsedClusterPolicy[]; problems: readonly PolicyProblem[] };
+}
+
+export interface PolicyProblem {
+  policy: string;
+  reason: string;
+}
+
+const addressKey = (a: Address): string => `${a.family}:${a.value}`;
+
+/** The view of a PolicyInput: parsed and indexed at once (the compiler's tests, the agent's oracle). */
+export class InputView implements EvaluatorView {
+  readonly nodes: NodeRecord[];
+  readonly parsedClusterPolicies: { policies: ParsedClusterPolicy[]; problems: PolicyProblem[] };
+  private readonly parsed: { policies: ParsedPolicy[]; problems: PolicyProblem[] };
+  private readonly byNamespace = new Map<string, ParsedPolicy[]>();
+  private readonly byAddress = new Map<string, PodRecord[]>();
   private readonly nsLabels: Map<string, Readonly<Record<string, string>> | null>;
-  private readonly tiers: { admin: ParsedClusterPolicy[]; baseline: ParsedClusterPolicy[] };
-  private readonly nodes: NodeRecord[];
 
   constructor(input: PolicyInput) {
-    ({ policies: this.policies, problems: this.problems } = parsePolicies(input.policies));
-    ({ policies: this.clusterPolicies, problems: this.clusterProblems } = parseClusterPolicies(input.clusterPolicies ?? []));
-    this.tiers = { admin: this.clusterPolicies.filter((p) => p.tier === 'Admin'), baseline: this.clusterPolicies.filter((p) => p.tier === 'Baseline') };
-    this.pods = input.pods.map(podRecordOf);
+    this.parsed = parsePolicies(input.policies);
+    for (const policy of this.parsed.policies) {
+      const list = this.byNamespace.get(policy.namespace);
+      if (list) list.push(policy);
+      else this.byNamespace.set(policy.namespace, [policy]);
+    }
+    this.parsedClusterPolicies = parseClusterPolicies(input.clusterPolicies ?? []);
+    for (const pod of input.pods.map(podRecordOf)) {
+      for (const a of pod.addresses) {
+        const list = this.byAddress.get(addressKey(a));
+        if (list) list.push(pod);
+        else this.byAddress.set(addressKey(a), [pod]);
+      }
+    }
     this.nsLabels = namespaceLabels(input);
     this.nodes = (input.nodes ?? []).map(nodeRecordOf);
   }
 
+  policiesIn(namespace: string): readonly ParsedPolicy[] {
+    return this.byNamespace.get(namespace) ?? [];
+  }
+
+  allPolicies(): { policies: readonly ParsedPolicy[]; problems: readonly PolicyProblem[] } {
+    return this.parsed;
+  }
+
+  podsAt(address: Address): readonly PodRecord[] {
+    return this.byAddress.get(addressKey(address)) ?? [];
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | null {
+    return this.nsLabels.get(namespace) ?? null;
+  }
+}
+
+const isView = (source: PolicyInput | EvaluatorView): source is EvaluatorView => typeof (source as EvaluatorView).policiesIn === 'function';
+
+export class PolicyEvaluator {
+  /** Usable ClusterNetworkPolicies, Admin then Baseline, each by priority and name. */
+  readonly clusterPolicies: readonly ParsedClusterPolicy[];
+  /** ClusterNetworkPolicies the API server would refuse (they play no part). */
+  readonly clusterProblems: readonly PolicyProblem[];
+  private readonly view: EvaluatorView;
+  private readonly tiers: { admin: ParsedClusterPolicy[]; baseline: ParsedClusterPolicy[] };
+
+  constructor(source: PolicyInput | EvaluatorView) {
+    this.view = isView(source) ? source : new InputView(source);
+    ({ policies: this.clusterPolicies, problems: this.clusterProblems } = this.view.parsedClusterPolicies);
+    this.tiers = { admin: this.clusterPolicies.filter((p) => p.tier === 'Admin'), baseline: this.clusterPolicies.filter((p) => p.tier === 'Baseline') };
+  }
+
+  /** Every usable NetworkPolicy, sorted by id (with a lazy view: all of them parsed now). */
+  get policies(): readonly ParsedPolicy[] {
+    return this.view.allPolicies().policies;
+  }
+
+  /** NetworkPolicies the API server would refuse (they play no part). */
+  get problems(): readonly PolicyProblem[] {
+    return this.view.allPolicies().problems;
+  }
+
   /** Nodes with an address (InternalIP or ExternalIP): what `nodes` peers match. */
   nodesAt(address: Address): NodeRecord[] {
-    return this.nodes.filter((n) => n.addresses.some((a) => a.family === address.family && a.value === address.value));
+    return this.view.nodes.filter((n) => n.addresses.some((a) => a.family === address.family && a.value === address.value));
   }
 
   /** ClusterNetworkPolicies with rules for `direction` whose subject selects the pods at an address, in evaluation order. */
@@ -128,12 +205,12 @@ export class PolicyEvaluator {
   }
 
   private selectsAny(subject: ClusterSubject, pods: readonly PodRecord[]): boolean {
-    return pods.some((pod) => selectorMatches(subject.namespaceSelector, this.nsLabels.get(pod.namespace) ?? null) && selectorMatches(subject.podSelector, pod.labels));
+    return pods.some((pod) => selectorMatches(subject.namespaceSelector, this.view.namespaceLabels(pod.namespace)) && selectorMatches(subject.podSelector, pod.labels));
   }
 
   /** Pods policy applies to at an address (known or not; hostNetwork and finished pods are not). */
   podsAt(address: Address): PodRecord[] {
-    return this.pods.filter((p) => p.endpoint && p.addresses.some((a) => a.family === address.family && a.value === address.value));
+    return this.view.podsAt(address).filter((p) => p.endpoint);
   }
 
   explain(query: TrafficQuery): TrafficVerdict {
@@ -166,9 +243,9 @@ export class PolicyEvaluator {
     const rules = new Map<string, RuleRef>();
     for (const pod of localPods) {
       if (pod.labels === null) continue;
-      for (const policy of this.policies) {
+      for (const policy of this.view.policiesIn(pod.namespace)) {
         const list = policy[direction];
-        if (!list || policy.namespace !== pod.namespace || !selectorMatches(policy.podSelector, pod.labels)) continue;
+        if (!list || !selectorMatches(policy.podSelector, pod.labels)) continue;
         policies.add(policy.id);
         const named = (key: string) => (direction === 'ingress' ? pod.namedPorts.get(key) : peerPods.flatMap((p) => p.namedPorts.get(key) ?? []));
         for (const rule of list) {
@@ -232,11 +309,16 @@ export class PolicyEvaluator {
       const inside = (b: { family: Family; first: bigint; last: bigint }) => b.family === address.family && b.first <= address.value && address.value <= b.last;
       return inside(peer.cidr) && !peer.except.some(inside);
     }
-    return peerPods.some((pod) => {
-      const nsOk = peer.namespace !== undefined ? pod.namespace === peer.namespace : selectorMatches(peer.namespaceSelector!, this.nsLabels.get(pod.namespace) ?? null);
-      return nsOk && selectorMatches(peer.podSelector, pod.labels);
-    });
+    return podPeerMatchesAny(peer, peerPods, this.view);
   }
+}
+
+/** Whether a pod peer (namespace and pod selectors) matches one of `pods`. */
+export function podPeerMatchesAny(peer: Extract<Peer, { kind: 'pods' }>, pods: readonly PodRecord[], namespaces: Pick<EvaluatorView, 'namespaceLabels'>): boolean {
+  return pods.some((pod) => {
+    const inNamespace = peer.namespace !== undefined ? pod.namespace === peer.namespace : selectorMatches(peer.namespaceSelector!, namespaces.namespaceLabels(pod.namespace));
+    return inNamespace && selectorMatches(peer.podSelector, pod.labels);
+  });
 }
 
 function portMatches(entries: readonly PortEntry[] | null, protocol: string, port: number | undefined, named: (key: string) => readonly number[] | undefined): boolean {

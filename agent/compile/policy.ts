@@ -52,7 +52,7 @@ function containerPortsOf(pod: KubeObject): ContainerPort[] {
 const podMemo = new WeakMap<KubeObject, { pod: PolicyPod; key: string }>();
 
 /** The distilled pod, and its "namespace/name". */
-function policyPodOf(pod: KubeObject): { pod: PolicyPod; key: string } {
+export function policyPodOf(pod: KubeObject): { pod: PolicyPod; key: string } {
   let out = podMemo.get(pod);
   if (!out) {
     const phase = pod.status?.phase;
@@ -76,7 +76,7 @@ function policyPodOf(pod: KubeObject): { pod: PolicyPod; key: string } {
 const NODE_ADDRESS_TYPES: ReadonlySet<unknown> = new Set(['InternalIP', 'ExternalIP']);
 const nodeMemo = new WeakMap<KubeObject, PolicyNode>();
 
-function policyNodeOf(node: KubeObject): PolicyNode {
+export function policyNodeOf(node: KubeObject): PolicyNode {
   let out = nodeMemo.get(node);
   if (!out) {
     const addresses = Array.isArray(node.status?.addresses) ? (node.status.addresses as unknown[]) : [];

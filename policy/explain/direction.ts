@@ -9,7 +9,7 @@ import { parseIp } from '../address';
 import type { PodRecord } from '../cluster';
 import type { ClusterMatch } from '../cluster-policy/evaluate';
 import type { ClusterPeer, ClusterProtocol } from '../cluster-policy/parse';
-import type { DecidedBy, DirectionVerdict } from '../evaluate';
+import { podPeerMatchesAny, type DecidedBy, type DirectionVerdict } from '../evaluate';
 import type { Direction, ParsedPolicy, Peer, PortEntry, Rule } from '../parse';
 import { portsAllow, resolvePorts } from '../ports';
 import { selectorMatches } from '../selector';
@@ -89,8 +89,7 @@ function peerMatches(c: Context, peer: Peer): boolean {
     const a = parseIp(c.peer.address);
     return !!a && a.family === peer.family && peer.ranges.some((r) => r.first <= a.value && a.value <= r.last);
   }
-  const ids = new Set(c.peerPods.map((p) => p.id));
-  return c.model.index.podsMatching(peer).some((p) => ids.has(p.id));
+  return podPeerMatchesAny(peer, c.peerPods, c.model);
 }
 
 /** Named ports resolve on the destination: the protected pod for ingress, the peer for egress. */
@@ -193,7 +192,7 @@ export function explainDirection(model: PolicyModel, verdict: DirectionVerdict, 
   const c: Context = { model, direction, local, peer, peerPods, protocol, port };
   const subject = endName(local);
   const heading = direction === 'ingress' ? `ingress to ${subject}` : `egress from ${subject}`;
-  const policies = verdict.policies.map((id) => model.policies.get(id)).filter((p): p is ParsedPolicy => p !== undefined);
+  const policies = verdict.policies.map((id) => model.policy(id)).filter((p): p is ParsedPolicy => p !== undefined);
   const withoutRules = policies.filter((p) => (p[direction] ?? []).length === 0).map((p) => p.id);
   // NetworkPolicy's own verdict (the Admin tier may have decided before it).
   const npAllowed = !verdict.isolated || verdict.rules.length > 0;

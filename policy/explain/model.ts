@@ -1,39 +1,30 @@
 /**
- * The objects a policy question is answered from, read once and indexed: Namespaces, Pods,
- * Nodes, NetworkPolicies, ClusterNetworkPolicies, Services and EndpointSlices, as plain
- * KubeObjects from any source (a manifests directory offline; the agent's cache online). Pods
- * are distilled exactly as the agent distils them (agent/compile/policy.ts), and the reference
- * evaluator is built once. Pods the objects give no address get a placeholder (placeholders.ts).
+ * The objects a policy question is answered from: Namespaces, Pods, Nodes, NetworkPolicies,
+ * ClusterNetworkPolicies, Services and EndpointSlices, as plain KubeObjects from any source (a
+ * manifests directory offline; the agent's cache online). Pods are distilled and indexed at
+ * once (model-pods.ts); NetworkPolicies are parsed per namespace when a question reaches that
+ * namespace, so that a trace between two pods reads the policies of two namespaces, not a
+ * thousand policies: the model is the evaluator's view (policy/evaluate.ts EvaluatorView).
  */
-import { ObjectCache } from '../../agent/cache';
-import { policyInputFromCache } from '../../agent/compile/policy';
+import type { ObjectCache } from '../../agent/cache';
+import { policyNodeOf } from '../../agent/compile/policy';
 import type { KubeObject } from '../../agent/objects';
-import { canonicalIpText, parseIp } from '../address';
-import { podRecordOf, type PodRecord } from '../cluster';
+import { canonicalIpText } from '../address';
 import { ClusterIndex } from '../cluster-index';
-import type { ContainerPort, PolicyInput, PolicyNamespace, PolicyPod } from '../input';
+import type { PodRecord } from '../cluster';
+import { nodeRecordOf, PolicyEvaluator, type Address, type EvaluatorView, type NodeRecord, type PolicyProblem } from '../evaluate';
+import type { PolicyInput, PolicyNamespace, PolicyNode } from '../input';
 import { parsePolicies, type ParsedPolicy } from '../parse';
 import { parseClusterPolicies, type ParsedClusterPolicy } from '../cluster-policy/parse';
-import { IndexedEvaluator } from './indexed-evaluator';
-import { placeholderAddresses, type Span } from './placeholders';
+import { ModelPods, type ModelPod } from './model-pods';
+import { ObjectStore } from './object-store';
+import type { Span } from './placeholders';
 import { NotFoundError } from './query';
 
-export interface ModelPod {
-  /** "namespace/name". */
-  id: string;
-  namespace: string;
-  name: string;
-  labels: Readonly<Record<string, string>>;
-  nodeName?: string;
-  containerPorts: readonly ContainerPort[];
-  /** The addresses the objects give it (status.podIPs), canonical; empty: it has a placeholder. */
-  addresses: string[];
-  /** The address questions use: its first own address, or its placeholder (never shown). */
-  address: string;
-  /** NetworkPolicy applies to it: a pod-network pod (not hostNetwork), not finished. */
-  policyApplies: boolean;
-  record: PodRecord;
-}
+export type { ModelPod } from './model-pods';
+
+/** What a model reads: the agent's object cache, or weftctl's store of manifest objects. */
+export type ModelObjects = Pick<ObjectCache, 'list' | 'get' | 'endpointSlicesOf'>;
 
 export interface ModelOptions {
   /** Where the objects come from, for messages ("manifests /tmp/x"). */
@@ -64,38 +55,71 @@ function networkSpans(policies: readonly ParsedClusterPolicy[]): Span[] {
   return out;
 }
 
-const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** NetworkPolicy objects parsed a namespace at a time, when asked. */
+class PolicyTable {
+  private byNamespace?: Map<string, KubeObject[]>;
+  private readonly parsed = new Map<string, { policies: ParsedPolicy[]; problems: PolicyProblem[] }>();
+  private everything?: { policies: ParsedPolicy[]; problems: PolicyProblem[] };
 
-export class PolicyModel {
-  readonly evaluator: IndexedEvaluator;
-  /** Usable policies by id ("namespace/name"). */
-  readonly policies: ReadonlyMap<string, ParsedPolicy>;
+  constructor(readonly objects: readonly KubeObject[]) {}
+
+  policiesIn(namespace: string): { policies: readonly ParsedPolicy[]; problems: readonly PolicyProblem[] } {
+    let out = this.parsed.get(namespace);
+    if (!out) {
+      if (!this.byNamespace) {
+        this.byNamespace = new Map();
+        for (const object of this.objects) {
+          const ns = object.metadata.namespace ?? 'default';
+          const list = this.byNamespace.get(ns);
+          if (list) list.push(object);
+          else this.byNamespace.set(ns, [object]);
+        }
+      }
+      this.parsed.set(namespace, (out = parsePolicies(this.byNamespace.get(namespace) ?? [])));
+    }
+    return out;
+  }
+
+  all(): { policies: ParsedPolicy[]; problems: PolicyProblem[] } {
+    return (this.everything ??= parsePolicies(this.objects));
+  }
+
+  /** The invalid policies of the namespaces read so far (all of them once all were read). */
+  problemsRead(): PolicyProblem[] {
+    if (this.everything) return this.everything.problems;
+    return [...this.parsed.values()].flatMap((p) => p.problems).sort((a, b) => (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
+  }
+}
+
+export class PolicyModel implements EvaluatorView {
+  readonly evaluator: PolicyEvaluator;
   /** Usable ClusterNetworkPolicies by name. */
   readonly clusterPolicies: ReadonlyMap<string, ParsedClusterPolicy>;
-  /** Every pod, sorted by id. */
-  readonly pods: readonly ModelPod[];
-  private readonly byId: ReadonlyMap<string, ModelPod>;
-  private readonly byAddress: ReadonlyMap<string, ModelPod>;
+  readonly namespaces: readonly PolicyNamespace[];
+  readonly nodes: readonly NodeRecord[];
+  readonly parsedClusterPolicies: { policies: readonly ParsedClusterPolicy[]; problems: readonly PolicyProblem[] };
+  private readonly table: PolicyTable;
+  private readonly nsLabels: Map<string, Readonly<Record<string, string>>>;
   private readonly serviceByAddress = new Map<string, KubeObject>();
+  private built?: { input: PolicyInput; index: ClusterIndex };
 
   private constructor(
     readonly source: string,
-    private readonly cache: ObjectCache,
-    readonly input: PolicyInput,
-    pods: ModelPod[],
-    readonly index: ClusterIndex,
-    /** False: some placeholder lies inside an ipBlock (every address is in one), see notes. */
-    readonly placeholdersClear: boolean,
+    private readonly objects: ModelObjects,
+    private readonly podTable: ModelPods,
+    policies: readonly KubeObject[],
+    private readonly policyNodes: readonly PolicyNode[],
+    /** Some placeholder lies inside an ipBlock of `policies` (what-if's, see withPolicies). */
+    private readonly placeholderCovered = false,
   ) {
-    this.evaluator = new IndexedEvaluator(input);
-    this.policies = new Map(this.evaluator.policies.map((p) => [p.id, p]));
+    this.table = new PolicyTable(policies);
+    this.namespaces = objects.list('Namespace').map((ns) => ({ name: ns.metadata.name, labels: ns.metadata.labels ?? {} }));
+    this.nsLabels = new Map(this.namespaces.map((ns) => [ns.name, ns.labels]));
+    this.nodes = policyNodes.map(nodeRecordOf);
+    this.parsedClusterPolicies = parseClusterPolicies(objects.list('ClusterNetworkPolicy'));
+    this.evaluator = new PolicyEvaluator(this);
     this.clusterPolicies = new Map(this.evaluator.clusterPolicies.map((p) => [p.name, p]));
-    this.pods = pods;
-    this.byId = new Map(pods.map((p) => [p.id, p]));
-    const byAddress = new Map<string, ModelPod>();
-    for (const pod of pods) for (const a of pod.addresses) if (!byAddress.has(a)) byAddress.set(a, pod);
-    this.byAddress = byAddress;
-    for (const svc of cache.list('Service')) {
+    for (const svc of objects.list('Service')) {
       const spec = svc.spec ?? {};
       const ips = Array.isArray(spec.clusterIPs) ? (spec.clusterIPs as unknown[]) : [spec.clusterIP];
       for (const ip of ips) {
@@ -105,97 +129,118 @@ export class PolicyModel {
     }
   }
 
+  /** Objects from files (weftctl offline): later definitions of an object replace earlier ones, as in the agent's source. */
   static fromObjects(objects: readonly KubeObject[], options: ModelOptions): PolicyModel {
-    const cache = new ObjectCache();
-    // Later definitions of the same object replace earlier ones, as in the agent's source.
-    for (const object of objects) cache.apply({ type: 'ADDED', object });
-    return PolicyModel.fromCache(cache, options);
+    return PolicyModel.fromCache(ObjectStore.of(objects), options);
   }
 
   /**
-   * From a cache as it is now: the agent's own, online, so that it answers from what it
-   * enforces without a copy. Services and EndpointSlices are read from the cache when a
-   * question needs them: the model is good for this state of the cache only (its holder
-   * builds another once the cache's lists change, see agent/api/policy-answers.ts).
+   * From objects as they are now: the agent's own cache, online, so that it answers from what it
+   * enforces without a copy. Policies, Services and EndpointSlices are read when a question needs
+   * them: the model is good for this state of the objects only (its holder builds another once
+   * the cache's lists change, see agent/api/policy-answers.ts).
    */
-  static fromCache(cache: ObjectCache, options: ModelOptions): PolicyModel {
-    const base = policyInputFromCache(cache, [], '');
-    const pods = [...base.pods].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
-    const taken: Span[] = [];
+  static fromCache(objects: ModelObjects, options: ModelOptions): PolicyModel {
+    const nodes = objects.list('Node').map(policyNodeOf);
+    const policies = objects.list('NetworkPolicy');
+    const blocks = () => [...ipBlockSpans(parsePolicies([...policies, ...(options.futurePolicies ?? [])]).policies), ...networkSpans(parseClusterPolicies(objects.list('ClusterNetworkPolicy')).policies)];
     // Node addresses are taken too: a placeholder must not be matched by a `nodes` peer.
-    for (const ip of [...pods.flatMap((p) => p.ips), ...(base.nodes ?? []).flatMap((n) => n.addresses)]) {
-      const a = parseIp(ip);
-      if (a) taken.push({ family: a.family, first: a.value, last: a.value });
-    }
-    const blocks = [...ipBlockSpans(parsePolicies([...base.policies, ...(options.futurePolicies ?? [])]).policies), ...networkSpans(parseClusterPolicies(base.clusterPolicies ?? []).policies)];
-    const addressless = pods.filter((p) => !p.ips.some((ip) => parseIp(ip)));
-    const placeholders = placeholderAddresses(addressless.length, taken, blocks);
-    const assigned = new Map(addressless.map((p, i) => [p, placeholders.addresses[i]]));
-    const modelPods: ModelPod[] = [];
-    const inputPods: PolicyPod[] = [];
-    for (const pod of pods) {
-      const placeholder = assigned.get(pod);
-      const input: PolicyPod = placeholder ? { ...pod, ips: [placeholder] } : pod;
-      inputPods.push(input);
-      const record = podRecordOf(input);
-      modelPods.push({
-        id: record.id,
-        namespace: pod.namespace,
-        name: pod.name,
-        labels: pod.labels ?? {},
-        ...(pod.nodeName ? { nodeName: pod.nodeName } : {}),
-        containerPorts: pod.containerPorts,
-        addresses: placeholder ? [] : record.addresses.map((a) => a.text),
-        address: placeholder ?? record.addresses[0].text,
-        policyApplies: record.endpoint,
-        record,
-      });
-    }
-    const input: PolicyInput = { ...base, pods: inputPods };
-    return new PolicyModel(options.source, cache, input, modelPods, new ClusterIndex(input), placeholders.clear);
+    const pods = new ModelPods(objects.list('Pod'), nodes.flatMap((n) => n.addresses), blocks);
+    return new PolicyModel(options.source, objects, pods, policies, nodes);
   }
 
   /** The same objects with other NetworkPolicies (what-if): pods and placeholders are kept. */
   withPolicies(policies: readonly KubeObject[]): PolicyModel {
-    const input: PolicyInput = { ...this.input, policies };
     const blocks = ipBlockSpans(parsePolicies(policies).policies);
     const covered = this.pods.some((p) => {
       if (p.addresses.length > 0) return false;
-      const a = parseIp(p.address)!;
+      const a = p.record.addresses[0];
       return blocks.some((b) => b.family === a.family && b.first <= a.value && a.value <= b.last);
     });
-    return new PolicyModel(this.source, this.cache, input, [...this.pods], this.index, this.placeholdersClear && !covered);
+    return new PolicyModel(this.source, this.objects, this.podTable, policies, this.policyNodes, this.placeholderCovered || covered);
   }
 
-  get namespaces(): readonly PolicyNamespace[] {
-    return this.input.namespaces;
+  // The evaluator's view (policy/evaluate.ts).
+
+  policiesIn(namespace: string): readonly ParsedPolicy[] {
+    return this.table.policiesIn(namespace).policies;
+  }
+
+  allPolicies(): { policies: readonly ParsedPolicy[]; problems: readonly PolicyProblem[] } {
+    return this.table.all();
+  }
+
+  podsAt(address: Address): readonly PodRecord[] {
+    return this.podTable.recordsAt(address);
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | null {
+    return this.nsLabels.get(namespace) ?? null;
+  }
+
+  /** False: some placeholder lies inside an ipBlock (every address is in one), see notes. */
+  get placeholdersClear(): boolean {
+    return this.podTable.placeholdersClear && !this.placeholderCovered;
+  }
+
+  /** A usable NetworkPolicy by id ("namespace/name"). */
+  policy(id: string): ParsedPolicy | undefined {
+    const namespace = id.slice(0, id.indexOf('/'));
+    return this.policiesIn(namespace).find((p) => p.id === id);
+  }
+
+  /** Every pod, sorted by id. */
+  get pods(): readonly ModelPod[] {
+    return this.podTable.all;
+  }
+
+  /** The whole input as policy/ reads it (placeholders in place of missing addresses), built when asked. */
+  get input(): PolicyInput {
+    return this.build().input;
+  }
+
+  /** Pods by selector, built when asked (explain lists the pods a peer matches). */
+  get index(): ClusterIndex {
+    return this.build().index;
+  }
+
+  private build(): { input: PolicyInput; index: ClusterIndex } {
+    if (!this.built) {
+      const input: PolicyInput = { namespaces: this.namespaces, pods: this.podTable.input, policies: this.table.objects, clusterPolicies: this.objects.list('ClusterNetworkPolicy'), nodes: this.policyNodes };
+      this.built = { input, index: new ClusterIndex(input) };
+    }
+    return this.built;
   }
 
   get policyObjects(): readonly KubeObject[] {
-    return this.input.policies;
+    return this.table.objects;
   }
 
-  get problems(): readonly { policy: string; reason: string }[] {
-    return this.evaluator.problems;
+  /**
+   * The invalid NetworkPolicies among those questions have read so far: a question reads the
+   * policies of the namespaces it reaches (all of them for some), and warns of those.
+   */
+  get problems(): readonly PolicyProblem[] {
+    return this.table.problemsRead();
   }
 
   /** ClusterNetworkPolicies the API server would refuse (they play no part). */
-  get clusterProblems(): readonly { policy: string; reason: string }[] {
+  get clusterProblems(): readonly PolicyProblem[] {
     return this.evaluator.clusterProblems;
   }
 
   pod(id: string): ModelPod | undefined {
-    return this.byId.get(id);
+    return this.podTable.pod(id);
   }
 
   /** The pod holding an address (its own: placeholders are not addresses anyone can ask about). */
   podAt(address: string): ModelPod | undefined {
-    return this.byAddress.get(canonicalIpText(address) ?? address);
+    return this.podTable.podAt(canonicalIpText(address) ?? address);
   }
 
   /** A pod by namespace and name, or an error that says which pods there are. */
   requirePod(namespace: string, name: string): ModelPod {
-    const pod = this.byId.get(`${namespace}/${name}`);
+    const pod = this.podTable.pod(`${namespace}/${name}`);
     if (pod) return pod;
     const inNamespace = this.pods.filter((p) => p.namespace === namespace).map((p) => p.name);
     const hint = inNamespace.length > 0 ? `pods in ${namespace}: ${inNamespace.slice(0, 8).join(', ')}${inNamespace.length > 8 ? ', ...' : ''}` : `no pod at all in namespace ${namespace}`;
@@ -210,7 +255,7 @@ export class PolicyModel {
   }
 
   service(namespace: string, name: string): KubeObject | undefined {
-    return this.cache.get('Service', name, namespace);
+    return this.objects.get('Service', name, namespace);
   }
 
   serviceAt(address: string): KubeObject | undefined {
@@ -218,6 +263,6 @@ export class PolicyModel {
   }
 
   endpointSlicesOf(namespace: string, name: string): readonly KubeObject[] {
-    return this.cache.endpointSlicesOf(namespace, name);
+    return this.objects.endpointSlicesOf(namespace, name);
   }
 }

@@ -121,7 +121,7 @@ function directionReport(model: PolicyModel, pod: ModelPod, direction: Direction
   const address = parseIp(pod.address)!;
   // The evaluator decides which policies select the pod (the peer does not matter for that).
   const ids = model.evaluator.direction(direction, address, address, 'tcp', 1).policies;
-  const policies = ids.map((id) => model.policies.get(id)).filter((p): p is ParsedPolicy => p !== undefined);
+  const policies = ids.map((id) => model.policy(id)).filter((p): p is ParsedPolicy => p !== undefined);
   const rules: RuleReport[] = policies.flatMap((policy) =>
     (policy[direction] ?? []).map((rule) => ({
       policy: policy.id,

@@ -1,6 +1,6 @@
 /** Address arithmetic of peer classes: parsing, canonical text, CIDR blocks, ranges to fewest CIDRs. */
 import test from 'ava';
-import { canonicalIpText, compareIpText, parseCidrBlock, parseIp, rangeToCidrs, subtractRanges, type Family } from '../../policy/address';
+import { canonicalIpText, compareIpText, formatIp, isCanonicalIpv6, parseCidrBlock, parseIp, rangeToCidrs, subtractRanges, type Family } from '../../policy/address';
 
 test('addresses: both families, canonical text as the kernel lists it, junk refused', (t) => {
   t.deepEqual(parseIp('10.1.2.3'), { family: 4, value: 0x0a010203n });
@@ -12,6 +12,37 @@ test('addresses: both families, canonical text as the kernel lists it, junk refu
   t.is(canonicalIpText('0.0.0.0'), '0.0.0.0');
   for (const junk of ['010.0.0.1', '1.2.3', '1.2.3.256', '', 'fe80::1%eth0', '10.0.0.1/32', 'x']) t.is(parseIp(junk), undefined, junk);
   t.deepEqual(['fd00::1', '10.0.0.10', '10.0.0.9', '::'].sort(compareIpText), ['10.0.0.9', '10.0.0.10', '::', 'fd00::1'], 'IPv4 first, then by value');
+});
+
+test('canonical IPv6 text is told without a parse, and only canonical text is', (t) => {
+  // Values with runs of zero groups of every length and place, as printed and as people write them.
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const variants = (groups: string[]): string[] => [
+    groups.join(':'),
+    groups.map((g) => g.toUpperCase()).join(':'),
+    groups.map((g) => g.padStart(4, '0')).join(':'),
+    ...[1, 2, 3, 4, 5, 6].map((at) => `${groups.slice(0, at).join(':')}::${groups.slice(at + 2).join(':')}`),
+  ];
+  let canonical = 0;
+  for (let i = 0; i < 3000; i++) {
+    const groups = Array.from({ length: 8 }, () => (next() % 3 === 0 ? 0 : next() % 4 === 0 ? next() % 16 : next() % 65536).toString(16));
+    const value = BigInt(`0x${groups.map((g) => g.padStart(4, '0')).join('')}`);
+    const printed = formatIp(6, value);
+    t.true(isCanonicalIpv6(printed), printed);
+    for (const text of [printed, ...variants(groups)]) {
+      const parsed = parseIp(text);
+      const slow = parsed ? formatIp(parsed.family, parsed.value) : undefined;
+      if (isCanonicalIpv6(text)) {
+        canonical++;
+        t.is(slow, text, `${text} said canonical`);
+      }
+      t.is(canonicalIpText(text), slow, text);
+    }
+  }
+  t.true(canonical > 3000, 'some written forms are canonical too');
+  for (const text of ['::', '::1', '1::', 'fd00::a', '1:0:0:2::', '1::2:0:0:3']) t.true(isCanonicalIpv6(text), text);
+  for (const text of ['::0', '0::1', '1:0::2', '1::0:2', '1:0:0:1:0:0:0:1', '1::2::3', 'fd00::A', 'fd00::0a', '::ffff:1.2.3.4', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7::8']) t.false(isCanonicalIpv6(text), text);
 });
 
 test('CIDR blocks: host bits dropped, ranges, both families', (t) => {

@@ -1,0 +1,190 @@
+/**
+ * The pods of a policy model, distilled exactly as the agent distils them
+ * (agent/compile/policy.ts) but only as far as questions reach: a trace between two pods
+ * distils those two and the pods sharing their addresses, not five thousand. What every
+ * question needs is one light pass: pods by id and by address (the address texts only).
+ *
+ * Pods the objects give no address get a placeholder (placeholders.ts). Placeholders must keep
+ * clear of every pod's address and every policy's ipBlocks, so they are chosen, all at once,
+ * when a question first meets a pod without address (or an address no pod has, which could be
+ * one).
+ */
+import { policyPodOf } from '../../agent/compile/policy';
+import type { KubeObject } from '../../agent/objects';
+import { canonicalIpText, formatIp, parseIp } from '../address';
+import { podRecordOf, type PodRecord } from '../cluster';
+import type { Address } from '../evaluate';
+import type { ContainerPort, PolicyPod } from '../input';
+import { placeholderAddresses, type PlaceholderResult, type Span } from './placeholders';
+
+export interface ModelPod {
+  /** "namespace/name". */
+  id: string;
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  nodeName?: string;
+  containerPorts: readonly ContainerPort[];
+  /** The addresses the objects give it (status.podIPs), canonical; empty: it has a placeholder. */
+  addresses: string[];
+  /** The address questions use: its first own address, or its placeholder (never shown). */
+  address: string;
+  /** NetworkPolicy applies to it: a pod-network pod (not hostNetwork), not finished. */
+  policyApplies: boolean;
+  record: PodRecord;
+}
+
+/** A dotted quad as formatIp writes it (no leading zeros): its own canonical text, no parse needed. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** The canonical text of an address a Pod object lists, or undefined (not an address). */
+function canonical(text: string): string | undefined {
+  return CANONICAL_IPV4.test(text) ? text : canonicalIpText(text);
+}
+
+/** status.podIPs[].ip and status.podIP, as the agent reads them (agent/compile/policy.ts). */
+function listedIps(pod: KubeObject): string[] {
+  const status = pod.status;
+  if (!status) return [];
+  const out: string[] = [];
+  if (Array.isArray(status.podIPs)) for (const entry of status.podIPs as { ip?: unknown }[]) if (entry && typeof entry.ip === 'string') out.push(entry.ip);
+  if (typeof status.podIP === 'string') out.push(status.podIP);
+  return out;
+}
+
+const idOf = (pod: KubeObject): string => `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export class ModelPods {
+  /** One object per id, the last definition (as the agent's input has them). */
+  private readonly objects = new Map<string, KubeObject>();
+  private byAddress?: Map<string, string[]>;
+  private readonly distilled = new Map<string, ModelPod>();
+  private placeholders?: { byId: Map<string, string>; byAddress: Map<string, string>; clear: boolean };
+  private everyPod?: ModelPod[];
+
+  /**
+   * `taken`: addresses placeholders must not be besides the pods' (nodes': a `nodes` peer must
+   * not match a placeholder); `blocks`: the ranges they keep clear of when they can (ipBlocks,
+   * `networks` peers), asked for only when placeholders are chosen.
+   */
+  constructor(
+    objects: readonly KubeObject[],
+    private readonly taken: readonly string[],
+    private readonly blocks: () => Span[],
+  ) {
+    for (const object of objects) this.objects.set(idOf(object), object);
+  }
+
+  /** Every pod, sorted by id. */
+  get all(): readonly ModelPod[] {
+    if (!this.everyPod) this.everyPod = [...this.objects.keys()].sort(compareText).map((id) => this.pod(id)!);
+    return this.everyPod;
+  }
+
+  /** The pods as policy/ reads them, placeholders in place of missing addresses. */
+  get input(): PolicyPod[] {
+    return this.all.map((p) => this.inputPod(p.id).input);
+  }
+
+  /** False: some placeholder lies inside an ipBlock (every address is in one), see notes. */
+  get placeholdersClear(): boolean {
+    return this.chosen().clear;
+  }
+
+  pod(id: string): ModelPod | undefined {
+    let pod = this.distilled.get(id);
+    if (!pod && this.objects.has(id)) {
+      const { input, placeholder } = this.inputPod(id);
+      const record = podRecordOf(input);
+      pod = {
+        id: record.id,
+        namespace: input.namespace,
+        name: input.name,
+        labels: input.labels ?? {},
+        ...(input.nodeName ? { nodeName: input.nodeName } : {}),
+        containerPorts: input.containerPorts,
+        addresses: placeholder ? [] : record.addresses.map((a) => a.text),
+        address: placeholder ?? record.addresses[0].text,
+        policyApplies: record.endpoint,
+        record,
+      };
+      this.distilled.set(id, pod);
+    }
+    return pod;
+  }
+
+  /** The pod holding an address as its own (canonical text). */
+  podAt(address: string): ModelPod | undefined {
+    const id = this.addresses().get(address)?.[0];
+    return id === undefined ? undefined : this.pod(id);
+  }
+
+  /** Every pod at an address, its placeholder included (the evaluator's view). */
+  recordsAt(address: Address): readonly PodRecord[] {
+    const text = formatIp(address.family, address.value);
+    const ids = this.addresses().get(text);
+    if (ids) return ids.map((id) => this.pod(id)!.record);
+    const placeholder = this.chosen().byAddress.get(text);
+    return placeholder === undefined ? [] : [this.pod(placeholder)!.record];
+  }
+
+  /** The distilled pod, its placeholder in place of addresses when it has none. */
+  private inputPod(id: string): { input: PolicyPod; placeholder?: string } {
+    const { pod } = policyPodOf(this.objects.get(id)!);
+    if (pod.ips.some((ip) => parseIp(ip))) return { input: pod };
+    const placeholder = this.chosen().byId.get(id)!;
+    return { input: placeholderPod(pod, placeholder), placeholder };
+  }
+
+  /** Own addresses (canonical text) to the ids of the pods listing them, in the objects' order. */
+  private addresses(): Map<string, string[]> {
+    if (!this.byAddress) {
+      this.byAddress = new Map();
+      for (const [id, object] of this.objects) {
+        for (const listed of listedIps(object)) {
+          const ip = canonical(listed);
+          if (ip === undefined) continue;
+          const ids = this.byAddress.get(ip);
+          // A pod listing an address twice (podIPs and podIP) is there once.
+          if (!ids) this.byAddress.set(ip, [id]);
+          else if (ids[ids.length - 1] !== id) ids.push(id);
+        }
+      }
+      // In id order, as every list of the model: the first is the pod an address names.
+      for (const ids of this.byAddress.values()) if (ids.length > 1) ids.sort(compareText);
+    }
+    return this.byAddress;
+  }
+
+  /** Placeholders for every pod without address, in id order (the same however questions come). */
+  private chosen(): { byId: Map<string, string>; byAddress: Map<string, string>; clear: boolean } {
+    if (!this.placeholders) {
+      const addressless = [...this.objects].filter(([, o]) => !listedIps(o).some((ip) => parseIp(ip))).map(([id]) => id).sort(compareText);
+      let result: PlaceholderResult = { addresses: [], clear: true };
+      if (addressless.length > 0) {
+        const taken = [...this.addresses().keys(), ...this.taken].flatMap(spanOf);
+        result = placeholderAddresses(addressless.length, taken, this.blocks());
+      }
+      const byId = new Map(addressless.map((id, i) => [id, result.addresses[i]]));
+      this.placeholders = { byId, byAddress: new Map(addressless.map((id, i) => [result.addresses[i], id])), clear: result.clear };
+    }
+    return this.placeholders;
+  }
+}
+
+/** The same pod object for the same placeholder: podRecordOf remembers records by identity. */
+const placeholderMemo = new WeakMap<PolicyPod, { address: string; pod: PolicyPod }>();
+
+function placeholderPod(pod: PolicyPod, address: string): PolicyPod {
+  const memo = placeholderMemo.get(pod);
+  if (memo && memo.address === address) return memo.pod;
+  const out = { ...pod, ips: [address] };
+  placeholderMemo.set(pod, { address, pod: out });
+  return out;
+}
+
+function spanOf(ip: string): Span[] {
+  const a = parseIp(ip);
+  return a ? [{ family: a.family, first: a.value, last: a.value }] : [];
+}
