@@ -11,7 +11,7 @@
  */
 import { policyPodOf } from '../../agent/compile/policy';
 import type { KubeObject } from '../../agent/objects';
-import { canonicalIpText, formatIp, parseIp } from '../address';
+import { canonicalIpText, formatIp, parseIp, type Family } from '../address';
 import { podRecordOf, type PodRecord } from '../cluster';
 import type { Address } from '../evaluate';
 import type { ContainerPort, PolicyPod } from '../input';
@@ -58,7 +58,7 @@ const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 export class ModelPods {
   /** One object per id, the last definition (as the agent's input has them). */
   private readonly objects = new Map<string, KubeObject>();
-  private byAddress?: Map<string, string[]>;
+  private index?: { 4: Map<string, string[]>; 6?: Map<string, string[]>; pendingV6: [id: string, address: string][] };
   private readonly distilled = new Map<string, ModelPod>();
   private placeholders?: { byId: Map<string, string>; byAddress: Map<string, string>; clear: boolean };
   private everyPod?: ModelPod[];
@@ -116,14 +116,14 @@ export class ModelPods {
 
   /** The pod holding an address as its own (canonical text). */
   podAt(address: string): ModelPod | undefined {
-    const id = this.addresses().get(address)?.[0];
+    const id = this.addresses(address.includes(':') ? 6 : 4).get(address)?.[0];
     return id === undefined ? undefined : this.pod(id);
   }
 
   /** Every pod at an address, its placeholder included (the evaluator's view). */
   recordsAt(address: Address): readonly PodRecord[] {
     const text = formatIp(address.family, address.value);
-    const ids = this.addresses().get(text);
+    const ids = this.addresses(address.family).get(text);
     if (ids) return ids.map((id) => this.pod(id)!.record);
     const placeholder = this.chosen().byAddress.get(text);
     return placeholder === undefined ? [] : [this.pod(placeholder)!.record];
@@ -137,24 +137,29 @@ export class ModelPods {
     return { input: placeholderPod(pod, placeholder), placeholder };
   }
 
-  /** Own addresses (canonical text) to the ids of the pods listing them, in the objects' order. */
-  private addresses(): Map<string, string[]> {
-    if (!this.byAddress) {
-      this.byAddress = new Map();
+  /**
+   * Own addresses of a family (canonical text) to the ids of the pods listing them, in id order.
+   * One pass reads every listed address; IPv6 texts are only made canonical (a parse, unless
+   * they are already) when a question first asks about an IPv6 address.
+   */
+  private addresses(family: Family): Map<string, string[]> {
+    if (!this.index) {
+      const pending: [string, string][] = [];
+      const v4 = new Map<string, string[]>();
       for (const [id, object] of this.objects) {
         for (const listed of listedIps(object)) {
-          const ip = canonical(listed);
-          if (ip === undefined) continue;
-          const ids = this.byAddress.get(ip);
-          // A pod listing an address twice (podIPs and podIP) is there once.
-          if (!ids) this.byAddress.set(ip, [id]);
-          else if (ids[ids.length - 1] !== id) ids.push(id);
+          if (listed.includes(':')) pending.push([id, listed]);
+          else addId(v4, canonical(listed), id);
         }
       }
-      // In id order, as every list of the model: the first is the pod an address names.
-      for (const ids of this.byAddress.values()) if (ids.length > 1) ids.sort(compareText);
+      this.index = { 4: sortedIds(v4), pendingV6: pending };
     }
-    return this.byAddress;
+    if (family === 6 && !this.index[6]) {
+      const v6 = new Map<string, string[]>();
+      for (const [id, listed] of this.index.pendingV6) addId(v6, canonical(listed), id);
+      this.index[6] = sortedIds(v6);
+    }
+    return this.index[family]!;
   }
 
   /** Placeholders for every pod without address, in id order (the same however questions come). */
@@ -163,7 +168,7 @@ export class ModelPods {
       const addressless = [...this.objects].filter(([, o]) => !listedIps(o).some((ip) => parseIp(ip))).map(([id]) => id).sort(compareText);
       let result: PlaceholderResult = { addresses: [], clear: true };
       if (addressless.length > 0) {
-        const taken = [...this.addresses().keys(), ...this.taken].flatMap(spanOf);
+        const taken = [...this.addresses(4).keys(), ...this.addresses(6).keys(), ...this.taken].flatMap(spanOf);
         result = placeholderAddresses(addressless.length, taken, this.blocks());
       }
       const byId = new Map(addressless.map((id, i) => [id, result.addresses[i]]));
@@ -171,6 +176,20 @@ export class ModelPods {
     }
     return this.placeholders;
   }
+}
+
+/** Adds a pod's id under an address (undefined: not an address); a pod listing it twice (podIPs and podIP) is there once. */
+function addId(index: Map<string, string[]>, address: string | undefined, id: string): void {
+  if (address === undefined) return;
+  const ids = index.get(address);
+  if (!ids) index.set(address, [id]);
+  else if (ids[ids.length - 1] !== id) ids.push(id);
+}
+
+/** In id order, as every list of the model: the first is the pod an address names. */
+function sortedIds(index: Map<string, string[]>): Map<string, string[]> {
+  for (const ids of index.values()) if (ids.length > 1) ids.sort(compareText);
+  return index;
 }
 
 /** The same pod object for the same placeholder: podRecordOf remembers records by identity. */

@@ -2,6 +2,7 @@ import test from 'ava';
 import { ObjectCache } from '../../agent/cache';
 import { objectKey, validateObject, type KubeObject } from '../../agent/objects';
 import { parseManifests } from '../../agent/sources/manifest-files';
+import { parseAllDocuments } from 'yaml';
 
 const YAML = `
 apiVersion: v1
@@ -69,6 +70,30 @@ metadata: {name: good}
   t.regex(skipped[3].reason, /labels must map strings to strings/);
   t.regex(skipped[4].reason, /invalid YAML/);
   t.deepEqual(parseManifests('{"kind": ', 'x.json').skipped.map((s) => s.where), ['x.json']);
+});
+
+test('YAML without errors (the fast reader) reads as the precise reader reads it: documents, their numbers, core schema scalars', (t) => {
+  const podText = (name: string, labels: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, labels: {${labels}}}\nspec: {nodeName: n}\n`;
+  const texts = [
+    YAML,
+    `---\n${podText('a', 'x: y')}`,
+    `${podText('a', 'x: y')}---\n---\n${podText('b', 'x: "2024-01-01T00:00:00Z"')}---\n`,
+    `# a comment\n${podText('a', 'on: yes, off: no, t: 2024-01-01T00:00:00Z')}...\n---\n${podText('b', 'n: 0o17')}`,
+    `${podText('a', 'hex: 0x1f')}---\n# only a comment\n---\n${podText('b', 'e: ~')}`,
+    '',
+  ];
+  for (const text of texts) {
+    // What the precise reader (yaml) gives, document by document, as parseManifests reads documents.
+    const expected = { objects: [] as KubeObject[], skipped: [] as { where: string; reason: string }[] };
+    parseAllDocuments(text).forEach((doc, i) => {
+      const js = doc.toJS() as unknown;
+      if (js === null || js === undefined) return;
+      const checked = validateObject(js);
+      if (checked.ok) expected.objects.push(checked.object);
+      else expected.skipped.push({ where: `m.yaml document ${i + 1}`, reason: checked.reason });
+    });
+    t.deepEqual(parseManifests(text, 'm.yaml'), expected, text);
+  }
 });
 
 function pod(name: string, labels: Record<string, string>, nodeName?: string, namespace = 'shop'): KubeObject {
