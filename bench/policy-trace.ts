@@ -111,6 +111,7 @@ function offlinePhases(q: Omit<TraceQuery, 'kind'>, dirs: { format: string; dir:
     ['trace', 'traceMs'],
   ];
   console.log(`\noffline trace in a fresh process, phase by phase (${PHASE_RUNS} runs per format; verdict ${runs[0][0].verdict})`);
+  console.log('(the model reads lazily: the policies and pods a question reaches are read in its trace phase)');
   console.log(header());
   dirs.forEach(({ format }, k) => {
     for (const [name, key] of phases) {

@@ -1,7 +1,8 @@
 /**
  * One offline `weftctl policy trace` in a fresh process, phase by phase, as the CLI runs it
  * (cli/policy-source.ts): loading the modules, reading and parsing the manifests (YAML or JSON)
- * into objects, building the model, tracing. The policy-trace bench runs it as a child:
+ * into objects, building the model, tracing (the model reads lazily: what a question reaches,
+ * its namespaces' policies and the pods at its addresses, is read while tracing). The policy-trace bench runs it as a child:
  * `node dist/bench/trace-phases.js FROM TO PORT DIR...`, which prints the times as JSON. Times
  * in a fresh process are what a CLI pays: nothing is compiled or optimized yet.
  */

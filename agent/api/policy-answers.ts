@@ -1,9 +1,11 @@
 /**
  * Policy questions answered from the agent's own object cache: what it enforces, with the
- * engine weftctl uses offline. Building the model reads and indexes every pod and policy
- * (about 40-190 ms at 5,000 pods and 1,000 policies, where a trace then takes under a
- * millisecond), so it is built once per state of the cache: the cache hands out the same list
- * arrays while nothing changed, and a changed list of a kind the model reads means a new model.
+ * engine weftctl uses offline. The model reads lazily (policies per namespace, pods when a
+ * question reaches them: policy/explain/model.ts), and what it has read is kept, so it is kept
+ * per state of the cache: the cache hands out the same list arrays while nothing changed, and a
+ * changed list of a kind the model reads means a new model. At 5,000 pods and 1,000 policies a
+ * new model and its first trace take about 3-10 ms, a trace on a model that read its namespaces
+ * under a millisecond.
  */
 import type { ObjectCache } from '../cache';
 import type { KubeObject, WatchedKind } from '../objects';
