@@ -7,7 +7,7 @@
 /**
  * The kinds the agent watches. ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) is served
  * by a CRD most clusters do not install: the Kubernetes source treats it as optional (see
- * agent/sources/kube-watch.ts, KIND_PATHS).
+ * agent/sources/kube-list.ts, KIND_PATHS).
  */
 export const WATCHED_KINDS = ['NetworkPolicy', 'Service', 'EndpointSlice', 'Pod', 'Namespace', 'Node', 'ClusterNetworkPolicy'] as const;
 export type WatchedKind = (typeof WATCHED_KINDS)[number];

@@ -98,7 +98,9 @@ async function bundle(dir: string): Promise<Stamp[]> {
     metafile: true,
     absWorkingDir: ROOT,
     // The server's proto loader (agent/api/proto.ts loads it only when serving): never run here.
-    external: ['@grpc/proto-loader'],
+    // The Kubernetes client: only --kubeconfig loads it (cli/cluster-objects.ts), from
+    // node_modules; in the bundle it would make every start read a file several times larger.
+    external: ['@grpc/proto-loader', '@kubernetes/client-node'],
     plugins: [labStaysFiles(dir), readModules(dir, stamps)],
   });
   const inputs = Object.keys(result.metafile.inputs).map((f) => path.join(ROOT, f));

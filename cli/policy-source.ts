@@ -2,19 +2,22 @@
  * Where `weftctl policy trace|explain|matrix|what-if` get their answers. Offline
  * (--manifests): from manifest files and directories, here. Online (no --manifests): from the
  * agent over its socket (--socket, or --lab/--node), which answers from the objects it enforces.
- * Both run the same question through the same engine (policy/explain/answer.ts): the same
- * result, the same errors. Next: --kubeconfig (a cluster's objects, offline).
+ * Offline from a cluster (--kubeconfig): from its objects, listed once (cluster-objects.ts).
+ * All run the same question through the same engine (policy/explain/answer.ts): the same
+ * result, the same errors.
  *
  * Each side loads what it needs when it runs: offline the manifest reader (YAML) and the engine,
  * online the gRPC client (agent-socket.ts); neither pays for the other at start-up.
  */
 import type { Argv } from 'yargs';
+import type { KubeObject } from '../agent/objects';
 import type { PolicyQuery, PolicyReply } from '../policy/explain/answer';
 import { agentOptions, askAgent, type AgentArgs, type StatusName } from './agent-socket';
 import { UsageError } from './output';
 
 export interface SourceArgs extends AgentArgs {
   manifests?: string[];
+  kubeconfig?: string;
 }
 
 export function sourceOptions<T>(c: Argv<T>) {
@@ -28,6 +31,11 @@ export function sourceOptions<T>(c: Argv<T>) {
         array: true,
         describe:
           'answer offline from the objects (Namespaces, Pods, Nodes, NetworkPolicies, ClusterNetworkPolicies, Services, EndpointSlices) in this manifest directory or file (repeat for more); without it the agent answers (--socket, --lab)',
+      })
+      .option('kubeconfig', {
+        type: 'string',
+        describe: "answer offline from a cluster's objects, listed from the API server this kubeconfig names (no path: $KUBECONFIG, else ~/.kube/config)",
+        coerce: once('kubeconfig'),
       }),
   );
 }
@@ -52,11 +60,23 @@ export function warn(text: string): void {
   process.stderr.write(`weftctl: warning: ${text}\n`);
 }
 
-async function offline(manifests: string[], query: PolicyQuery): Promise<PolicyReply> {
-  const [{ readManifests }, { answerPolicyQuery }, { PolicyModel }] = await Promise.all([import('./manifests-dir'), import('../policy/explain/answer'), import('../policy/explain/model')]);
+/** Objects from manifests or from a cluster: where they come from, for messages ("no pod x/y in --manifests DIR"). */
+async function objectsOf(a: SourceArgs): Promise<{ objects: readonly KubeObject[]; source: string }> {
+  if (a.kubeconfig !== undefined) {
+    const { readClusterObjects } = await import('./cluster-objects');
+    const { objects, warnings, server } = await readClusterObjects(a.kubeconfig);
+    for (const w of warnings) warn(w);
+    return { objects, source: `the cluster at ${server}` };
+  }
+  const manifests = a.manifests ?? [];
+  const { readManifests } = await import('./manifests-dir');
   const { objects, warnings } = readManifests(manifests, '--manifests');
   for (const w of warnings) warn(w);
-  const source = `--manifests ${manifests.join(' ')}`;
+  return { objects, source: `--manifests ${manifests.join(' ')}` };
+}
+
+async function offline(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
+  const [{ objects, source }, { answerPolicyQuery }, { PolicyModel }] = await Promise.all([objectsOf(a), import('../policy/explain/answer'), import('../policy/explain/model')]);
   return answerPolicyQuery(query, (futurePolicies) => PolicyModel.fromObjects(objects, { source, futurePolicies }));
 }
 
@@ -78,8 +98,10 @@ async function online(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
  */
 export async function askPolicy<Q extends PolicyQuery>(a: SourceArgs, query: Q): Promise<PolicyReply<Q>['result']> {
   const manifests = a.manifests ?? [];
-  if (manifests.length > 0 && (a.socket !== undefined || a.lab !== undefined)) throw new UsageError('--manifests answers offline, --socket/--lab ask an agent: one or the other');
-  const reply = manifests.length > 0 ? await offline(manifests, query) : await online(a, query);
+  const offlineFrom = [...(manifests.length > 0 ? ['--manifests'] : []), ...(a.kubeconfig !== undefined ? ['--kubeconfig'] : [])];
+  if (offlineFrom.length > 1) throw new UsageError('--manifests and --kubeconfig: one or the other');
+  if (offlineFrom.length > 0 && (a.socket !== undefined || a.lab !== undefined)) throw new UsageError(`${offlineFrom[0]} answers offline, --socket/--lab ask an agent: one or the other`);
+  const reply = offlineFrom.length > 0 ? await offline(a, query) : await online(a, query);
   for (const w of reply.warnings) warn(w);
   return reply.result as PolicyReply<Q>['result'];
 }

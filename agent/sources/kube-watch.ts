@@ -25,24 +25,12 @@
  *    lists again every absentRecheckMs, so that a CRD installed later is picked up. A watch of
  *    it answered 404 (the CRD removed while watched) lists again to find out.
  */
-import { HttpMethod, IsomorphicFetchHttpLibrary, ListWatch, RequestContext, Watch, type KubernetesListObject, type ResponseContext } from '@kubernetes/client-node';
-import { isClusterScoped, validateObject, type KubeObject, type WatchedKind } from '../objects';
+import { IsomorphicFetchHttpLibrary, ListWatch, Watch, type KubernetesListObject } from '@kubernetes/client-node';
+import { isClusterScoped, type KubeObject, type WatchedKind } from '../objects';
 import type { SourceKubeConfig } from './kube-config';
+import { checkListed, describeError, KIND_PATHS, listKind, StatusError, statusOf } from './kube-list';
 
-/**
- * Where each kind is listed and watched (all namespaces). `optional`: served by a CRD that a
- * cluster may not have installed; its absence (404) is no error.
- */
-export const KIND_PATHS: Readonly<Record<WatchedKind, { apiVersion: string; path: string; optional?: true }>> = {
-  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', path: '/apis/networking.k8s.io/v1/networkpolicies' },
-  Service: { apiVersion: 'v1', path: '/api/v1/services' },
-  EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices' },
-  Pod: { apiVersion: 'v1', path: '/api/v1/pods' },
-  Namespace: { apiVersion: 'v1', path: '/api/v1/namespaces' },
-  Node: { apiVersion: 'v1', path: '/api/v1/nodes' },
-  // kubernetes-sigs/network-policy-api's CRD: not part of Kubernetes itself.
-  ClusterNetworkPolicy: { apiVersion: 'policy.networking.k8s.io/v1alpha2', path: '/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies', optional: true },
-};
+export { KIND_PATHS } from './kube-list';
 
 export interface KindWatchOptions {
   /** Seconds the server keeps one watch open; a function so each watch can draw its own. */
@@ -75,16 +63,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function statusOf(err: unknown): number | undefined {
-  return isRecord(err) && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
-
-function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = statusOf(err);
-  return code !== undefined && !err.message.startsWith('HTTP ') ? `HTTP ${code} ${err.message}` : err.message;
-}
-
 function isGone(err: unknown): boolean {
   return isRecord(err) && (err.statusCode === 410 || err.code === 410);
 }
@@ -93,13 +71,6 @@ function resourceVersionOf(obj: unknown): string | undefined {
   if (!isRecord(obj) || !isRecord(obj.metadata)) return undefined;
   const rv = obj.metadata.resourceVersion;
   return typeof rv === 'string' && rv !== '' ? rv : undefined;
-}
-
-/** An error carrying an HTTP-like status code, which is how ListWatch recognises 410 Gone. */
-class StatusError extends Error {
-  constructor(message: string, readonly statusCode?: number) {
-    super(message);
-  }
 }
 
 export class KindWatch {
@@ -247,7 +218,7 @@ export class KindWatch {
    */
   guard(phase: string, raw: unknown, where: string): { phase: string; object: unknown } | undefined {
     if (phase === 'BOOKMARK') return { phase, object: raw };
-    const checked = this.check(raw);
+    const checked = checkListed(this.kind, raw);
     if (checked.ok) return { phase, object: checked.object };
     this.events.skipped(this.describe(raw, where), checked.reason);
     const rv = resourceVersionOf(raw);
@@ -261,12 +232,6 @@ export class KindWatch {
 
   private get optional(): boolean {
     return KIND_PATHS[this.kind].optional === true;
-  }
-
-  private check(raw: unknown): { ok: true; object: KubeObject } | { ok: false; reason: string } {
-    if (!isRecord(raw)) return { ok: false, reason: 'not an object' };
-    if (raw.kind !== undefined && raw.kind !== this.kind) return { ok: false, reason: `kind ${JSON.stringify(raw.kind)} in the ${this.kind} watch` };
-    return validateObject({ ...raw, kind: this.kind, apiVersion: raw.apiVersion ?? KIND_PATHS[this.kind].apiVersion });
   }
 
   /** Name and namespace as ListWatch keys them, when the object has a usable identity. */
@@ -284,44 +249,15 @@ export class KindWatch {
     return id.namespace ? `${this.kind} ${id.namespace}/${id.name}` : `${this.kind} ${id.name}`;
   }
 
-  /**
-   * The list, through the client's own request, authentication and HTTP pieces, but without
-   * its typed deserialisation: that would drop fields it does not know and can fail on one
-   * malformed item, where we want to skip that item and keep the rest.
-   */
   private async list(): Promise<KubernetesListObject<KubeObject>> {
     if (this.stopped) throw new Error('stopped');
-    const ctx = new RequestContext(`${this.kc.server}${KIND_PATHS[this.kind].path}`, HttpMethod.GET);
-    ctx.setHeaderParam('Accept', 'application/json');
-    ctx.setSignal(AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.listTimeoutMs)]));
-    await this.kc.applySecurityAuthentication(ctx);
-    let response: ResponseContext;
-    let text: string;
-    try {
-      response = await this.http.send(ctx).toPromise();
-      text = await response.body.text();
-    } catch (err) {
-      throw new Error(`list failed: ${describeError(err)}`);
-    }
-    if (response.httpStatusCode !== 200) {
-      let message = text.slice(0, 200);
-      try {
-        const status: unknown = JSON.parse(text);
-        if (isRecord(status) && typeof status.message === 'string') message = status.message;
-      } catch {
-        // not a Status object: the start of the body says enough
-      }
-      if (response.httpStatusCode === 404 && this.optional) return this.notServed(message);
-      throw new StatusError(`list failed: HTTP ${response.httpStatusCode} ${message}`, response.httpStatusCode);
-    }
-    const body: unknown = JSON.parse(text);
-    if (!isRecord(body) || !Array.isArray(body.items)) throw new Error('list failed: the response is not a list');
+    const listed = await listKind(this.kc, this.http, this.kind, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.listTimeoutMs)]));
+    if (!listed.served) return this.notServed(listed.message);
     const items: KubeObject[] = [];
-    body.items.forEach((item: unknown, i: number) => {
+    listed.items.forEach((item: unknown, i: number) => {
       const guarded = this.guard('ADDED', item, `list item ${i}`);
       if (guarded?.phase === 'ADDED') items.push(guarded.object as KubeObject);
     });
-    const resourceVersion = isRecord(body.metadata) && typeof body.metadata.resourceVersion === 'string' ? body.metadata.resourceVersion : '';
     // The server serves us again; a fresh list is no progress of the watch (see gones).
     this.failures = 0;
     this.listReturned = true;
@@ -329,7 +265,7 @@ export class KindWatch {
       this.served = true;
       this.events.served(true, `${KIND_PATHS[this.kind].path} is served`);
     }
-    return { metadata: { resourceVersion }, items };
+    return { metadata: { resourceVersion: listed.resourceVersion }, items };
   }
 
   /**
