@@ -57,6 +57,8 @@ export interface StartedAgent {
   record: AgentRecord;
   /** Resolves with the exit code if the agent exits while weftctl runs. */
   exited: Promise<number | null>;
+  /** Where the agent writes the node's pod subnets and MTU, which every pod's ADD reads. */
+  nodeNetworkFile: string;
 }
 
 export function startAgent(labDir: string, manifests: string, node: NodeRecord, overlay: OverlayMode = 'vxlan', backend: AgentBackend = 'nftables'): StartedAgent {
@@ -73,7 +75,7 @@ export function startAgent(labDir: string, manifests: string, node: NodeRecord, 
     });
     child.unref();
     if (child.pid === undefined) throw new Error(`cannot start weft-agent for ${node.name}`);
-    return { record: { ...record, pid: child.pid }, exited };
+    return { record: { ...record, pid: child.pid }, exited, nodeNetworkFile: p.nodeNetwork };
   } finally {
     fs.closeSync(log);
   }
@@ -86,7 +88,8 @@ export function agentAlive(rec: AgentRecord | undefined): boolean {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Waits until the agent's first sync is in the kernel (Status: sync.lastSyncUnixMs > 0), or
+ * Waits until the agent's first sync is in the kernel (Status: sync.lastSyncUnixMs > 0) and its
+ * node network file is written (pods can then be added), or
  * fails with the tail of its log when it exits or the deadline passes.
  */
 export async function waitAgentReady(node: string, agent: StartedAgent, timeoutMs = 30_000): Promise<void> {
@@ -106,8 +109,10 @@ export async function waitAgentReady(node: string, agent: StartedAgent, timeoutM
       const client = createAgentClient(record.socket, 1000);
       try {
         const status = await client.status();
-        if (status.ready || Number(status.sync?.lastSyncUnixMs ?? 0) > 0) return;
-        last = status.sync?.lastError ? `its last sync failed: ${status.sync.lastError}` : 'it has not synced yet';
+        const synced = status.ready || Number(status.sync?.lastSyncUnixMs ?? 0) > 0;
+        // Pods are added next, and weft-overlay's ADD needs the file (it says TryAgainLater without).
+        if (synced && fs.existsSync(agent.nodeNetworkFile)) return;
+        last = synced ? `it has not written ${agent.nodeNetworkFile} yet` : status.sync?.lastError ? `its last sync failed: ${status.sync.lastError}` : 'it has not synced yet';
       } catch (err) {
         last = `its API does not answer: ${(err as Error).message}`;
       } finally {
