@@ -15,6 +15,7 @@ import { canonicalIpText, formatIp, parseIp, type Family } from '../address';
 import { podRecordOf, type PodRecord } from '../cluster';
 import type { Address } from '../evaluate';
 import type { ContainerPort, PolicyPod } from '../input';
+import type { ModelObjects } from './model';
 import { placeholderAddresses, type PlaceholderResult, type Span } from './placeholders';
 
 export interface ModelPod {
@@ -47,7 +48,13 @@ function listedIps(pod: KubeObject): string[] {
   const status = pod.status;
   if (!status) return [];
   const out: string[] = [];
-  if (Array.isArray(status.podIPs)) for (const entry of status.podIPs as { ip?: unknown }[]) if (entry && typeof entry.ip === 'string') out.push(entry.ip);
+  const podIPs = status.podIPs as ({ ip?: unknown } | null)[] | undefined;
+  if (Array.isArray(podIPs)) {
+    for (let i = 0; i < podIPs.length; i++) {
+      const ip = podIPs[i]?.ip;
+      if (typeof ip === 'string') out.push(ip);
+    }
+  }
   if (typeof status.podIP === 'string') out.push(status.podIP);
   return out;
 }
@@ -56,35 +63,32 @@ const idOf = (pod: KubeObject): string => `${pod.metadata.namespace ?? 'default'
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export class ModelPods {
-  /** One object per id, the last definition (as the agent's input has them). */
-  private readonly objects = new Map<string, KubeObject>();
-  private index?: { 4: Map<string, string[]>; 6?: Map<string, string[]>; pendingV6: [id: string, address: string][] };
+  private index?: { 4: Map<string, KubeObject[]>; 6?: Map<string, KubeObject[]>; pendingV6: [object: KubeObject, address: string][] };
   private readonly distilled = new Map<string, ModelPod>();
   private placeholders?: { byId: Map<string, string>; byAddress: Map<string, string>; clear: boolean };
   private everyPod?: ModelPod[];
 
   /**
-   * `taken`: addresses placeholders must not be besides the pods' (nodes': a `nodes` peer must
-   * not match a placeholder); `blocks`: the ranges they keep clear of when they can (ipBlocks,
-   * `networks` peers), asked for only when placeholders are chosen.
+   * `objects`: where the Pod objects are, one per namespace/name (the agent's cache, or
+   * weftctl's store). `taken`: addresses placeholders must not be besides the pods' (nodes': a
+   * `nodes` peer must not match a placeholder); `blocks`: the ranges they keep clear of when they
+   * can (ipBlocks, `networks` peers), asked for only when placeholders are chosen.
    */
   constructor(
-    objects: readonly KubeObject[],
+    private readonly objects: Pick<ModelObjects, 'list' | 'get'>,
     private readonly taken: readonly string[],
     private readonly blocks: () => Span[],
-  ) {
-    for (const object of objects) this.objects.set(idOf(object), object);
-  }
+  ) {}
 
   /** Every pod, sorted by id. */
   get all(): readonly ModelPod[] {
-    if (!this.everyPod) this.everyPod = [...this.objects.keys()].sort(compareText).map((id) => this.pod(id)!);
+    if (!this.everyPod) this.everyPod = this.objects.list('Pod').map(idOf).sort(compareText).map((id) => this.pod(id)!);
     return this.everyPod;
   }
 
   /** The pods as policy/ reads them, placeholders in place of missing addresses. */
   get input(): PolicyPod[] {
-    return this.all.map((p) => this.inputPod(p.id).input);
+    return this.all.map((p) => this.inputPod(this.objectOf(p.id)!).input);
   }
 
   /** False: some placeholder lies inside an ipBlock (every address is in one), see notes. */
@@ -94,8 +98,10 @@ export class ModelPods {
 
   pod(id: string): ModelPod | undefined {
     let pod = this.distilled.get(id);
-    if (!pod && this.objects.has(id)) {
-      const { input, placeholder } = this.inputPod(id);
+    if (!pod) {
+      const object = this.objectOf(id);
+      if (!object) return undefined;
+      const { input, placeholder } = this.inputPod(object);
       const record = podRecordOf(input);
       pod = {
         id: record.id,
@@ -116,48 +122,56 @@ export class ModelPods {
 
   /** The pod holding an address as its own (canonical text). */
   podAt(address: string): ModelPod | undefined {
-    const id = this.addresses(address.includes(':') ? 6 : 4).get(address)?.[0];
-    return id === undefined ? undefined : this.pod(id);
+    const object = this.addresses(address.includes(':') ? 6 : 4).get(address)?.[0];
+    return object && this.pod(idOf(object));
   }
 
   /** Every pod at an address, its placeholder included (the evaluator's view). */
   recordsAt(address: Address): readonly PodRecord[] {
     const text = formatIp(address.family, address.value);
-    const ids = this.addresses(address.family).get(text);
-    if (ids) return ids.map((id) => this.pod(id)!.record);
+    const objects = this.addresses(address.family).get(text);
+    if (objects) return objects.map((o) => this.pod(idOf(o))!.record);
     const placeholder = this.chosen().byAddress.get(text);
     return placeholder === undefined ? [] : [this.pod(placeholder)!.record];
   }
 
+  private objectOf(id: string): KubeObject | undefined {
+    const slash = id.indexOf('/');
+    return slash < 0 ? undefined : this.objects.get('Pod', id.slice(slash + 1), id.slice(0, slash));
+  }
+
   /** The distilled pod, its placeholder in place of addresses when it has none. */
-  private inputPod(id: string): { input: PolicyPod; placeholder?: string } {
-    const { pod } = policyPodOf(this.objects.get(id)!);
+  private inputPod(object: KubeObject): { input: PolicyPod; placeholder?: string } {
+    const { pod, key } = policyPodOf(object);
     if (pod.ips.some((ip) => parseIp(ip))) return { input: pod };
-    const placeholder = this.chosen().byId.get(id)!;
+    const placeholder = this.chosen().byId.get(key)!;
     return { input: placeholderPod(pod, placeholder), placeholder };
   }
 
   /**
-   * Own addresses of a family (canonical text) to the ids of the pods listing them, in id order.
-   * One pass reads every listed address; IPv6 texts are only made canonical (a parse, unless
-   * they are already) when a question first asks about an IPv6 address.
+   * Own addresses of a family (canonical text) to the pods listing them, in id order. One pass
+   * reads every listed address; IPv6 texts are only made canonical (a parse, unless they are
+   * already) when a question first asks about an IPv6 address.
    */
-  private addresses(family: Family): Map<string, string[]> {
+  private addresses(family: Family): Map<string, KubeObject[]> {
     if (!this.index) {
-      const pending: [string, string][] = [];
-      const v4 = new Map<string, string[]>();
-      for (const [id, object] of this.objects) {
-        for (const listed of listedIps(object)) {
-          if (listed.includes(':')) pending.push([id, listed]);
-          else addId(v4, canonical(listed), id);
+      const pending: [KubeObject, string][] = [];
+      const v4 = new Map<string, KubeObject[]>();
+      const pods = this.objects.list('Pod');
+      // Indexed loops: this runs once per process over every pod, before the JIT has warmed up.
+      for (let i = 0; i < pods.length; i++) {
+        const ips = listedIps(pods[i]);
+        for (let j = 0; j < ips.length; j++) {
+          if (ips[j].includes(':')) pending.push([pods[i], ips[j]]);
+          else addPod(v4, canonical(ips[j]), pods[i]);
         }
       }
-      this.index = { 4: sortedIds(v4), pendingV6: pending };
+      this.index = { 4: sortedById(v4), pendingV6: pending };
     }
     if (family === 6 && !this.index[6]) {
-      const v6 = new Map<string, string[]>();
-      for (const [id, listed] of this.index.pendingV6) addId(v6, canonical(listed), id);
-      this.index[6] = sortedIds(v6);
+      const v6 = new Map<string, KubeObject[]>();
+      for (const [object, listed] of this.index.pendingV6) addPod(v6, canonical(listed), object);
+      this.index[6] = sortedById(v6);
     }
     return this.index[family]!;
   }
@@ -165,7 +179,11 @@ export class ModelPods {
   /** Placeholders for every pod without address, in id order (the same however questions come). */
   private chosen(): { byId: Map<string, string>; byAddress: Map<string, string>; clear: boolean } {
     if (!this.placeholders) {
-      const addressless = [...this.objects].filter(([, o]) => !listedIps(o).some((ip) => parseIp(ip))).map(([id]) => id).sort(compareText);
+      const addressless = this.objects
+        .list('Pod')
+        .filter((o) => !listedIps(o).some((ip) => parseIp(ip)))
+        .map(idOf)
+        .sort(compareText);
       let result: PlaceholderResult = { addresses: [], clear: true };
       if (addressless.length > 0) {
         const taken = [...this.addresses(4).keys(), ...this.addresses(6).keys(), ...this.taken].flatMap(spanOf);
@@ -178,17 +196,17 @@ export class ModelPods {
   }
 }
 
-/** Adds a pod's id under an address (undefined: not an address); a pod listing it twice (podIPs and podIP) is there once. */
-function addId(index: Map<string, string[]>, address: string | undefined, id: string): void {
+/** Adds a pod under an address (undefined: not an address); a pod listing it twice (podIPs and podIP) is there once. */
+function addPod(index: Map<string, KubeObject[]>, address: string | undefined, object: KubeObject): void {
   if (address === undefined) return;
-  const ids = index.get(address);
-  if (!ids) index.set(address, [id]);
-  else if (ids[ids.length - 1] !== id) ids.push(id);
+  const objects = index.get(address);
+  if (!objects) index.set(address, [object]);
+  else if (objects[objects.length - 1] !== object) objects.push(object);
 }
 
 /** In id order, as every list of the model: the first is the pod an address names. */
-function sortedIds(index: Map<string, string[]>): Map<string, string[]> {
-  for (const ids of index.values()) if (ids.length > 1) ids.sort(compareText);
+function sortedById(index: Map<string, KubeObject[]>): Map<string, KubeObject[]> {
+  for (const objects of index.values()) if (objects.length > 1) objects.sort((a, b) => compareText(idOf(a), idOf(b)));
   return index;
 }
 

@@ -100,7 +100,7 @@ export class PolicyModel implements EvaluatorView {
   readonly parsedClusterPolicies: { policies: readonly ParsedClusterPolicy[]; problems: readonly PolicyProblem[] };
   private readonly table: PolicyTable;
   private readonly nsLabels: Map<string, Readonly<Record<string, string>>>;
-  private readonly serviceByAddress = new Map<string, KubeObject>();
+  private serviceByAddress?: Map<string, KubeObject>;
   private built?: { input: PolicyInput; index: ClusterIndex };
 
   private constructor(
@@ -119,14 +119,6 @@ export class PolicyModel implements EvaluatorView {
     this.parsedClusterPolicies = parseClusterPolicies(objects.list('ClusterNetworkPolicy'));
     this.evaluator = new PolicyEvaluator(this);
     this.clusterPolicies = new Map(this.evaluator.clusterPolicies.map((p) => [p.name, p]));
-    for (const svc of objects.list('Service')) {
-      const spec = svc.spec ?? {};
-      const ips = Array.isArray(spec.clusterIPs) ? (spec.clusterIPs as unknown[]) : [spec.clusterIP];
-      for (const ip of ips) {
-        const text = typeof ip === 'string' ? canonicalIpText(ip) : undefined;
-        if (text) this.serviceByAddress.set(text, svc);
-      }
-    }
   }
 
   /** Objects from files (weftctl offline): later definitions of an object replace earlier ones, as in the agent's source. */
@@ -145,7 +137,7 @@ export class PolicyModel implements EvaluatorView {
     const policies = objects.list('NetworkPolicy');
     const blocks = () => [...ipBlockSpans(parsePolicies([...policies, ...(options.futurePolicies ?? [])]).policies), ...networkSpans(parseClusterPolicies(objects.list('ClusterNetworkPolicy')).policies)];
     // Node addresses are taken too: a placeholder must not be matched by a `nodes` peer.
-    const pods = new ModelPods(objects.list('Pod'), nodes.flatMap((n) => n.addresses), blocks);
+    const pods = new ModelPods(objects, nodes.flatMap((n) => n.addresses), blocks);
     return new PolicyModel(options.source, objects, pods, policies, nodes);
   }
 
@@ -259,6 +251,17 @@ export class PolicyModel implements EvaluatorView {
   }
 
   serviceAt(address: string): KubeObject | undefined {
+    if (!this.serviceByAddress) {
+      this.serviceByAddress = new Map();
+      for (const svc of this.objects.list('Service')) {
+        const spec = svc.spec ?? {};
+        const ips = Array.isArray(spec.clusterIPs) ? (spec.clusterIPs as unknown[]) : [spec.clusterIP];
+        for (const ip of ips) {
+          const text = typeof ip === 'string' ? canonicalIpText(ip) : undefined;
+          if (text) this.serviceByAddress.set(text, svc);
+        }
+      }
+    }
     return this.serviceByAddress.get(address);
   }
 
