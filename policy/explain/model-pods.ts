@@ -9,7 +9,7 @@
  * when a question first meets a pod without address (or an address no pod has, which could be
  * one).
  */
-import { policyPodOf } from '../../agent/compile/policy';
+import { policyPodOf } from '../../agent/compile/policy-objects';
 import type { KubeObject } from '../../agent/objects';
 import { canonicalIpText, formatIp, parseIp, type Family } from '../address';
 import { podRecordOf, type PodRecord } from '../cluster';

@@ -7,7 +7,7 @@
  * thousand policies: the model is the evaluator's view (policy/evaluate.ts EvaluatorView).
  */
 import type { ObjectCache } from '../../agent/cache';
-import { policyNodeOf } from '../../agent/compile/policy';
+import { policyNodeOf } from '../../agent/compile/policy-objects';
 import type { KubeObject } from '../../agent/objects';
 import { canonicalIpText } from '../address';
 import { ClusterIndex } from '../cluster-index';

@@ -7,7 +7,7 @@
  * selector matches, the way the EndpointSlice controller would list them, and said so.
  */
 import type { KubeObject } from '../../agent/objects';
-import { compileServiceState } from '../../agent/proxy/compile';
+import type * as ProxyCompile from '../../agent/proxy/compile';
 import { isRecord, readList, readPortNumber, readProtocol } from '../../agent/proxy/fields';
 import { canonicalIpText, parseIp } from '../address';
 import { namedPortKey } from '../cluster';
@@ -43,6 +43,8 @@ export interface ServiceClient {
 function fromSlices(model: PolicyModel, svc: KubeObject, id: string, spec: PortSpec, client: ServiceClient): ServiceResolution {
   const namespace = svc.metadata.namespace ?? 'default';
   const slices = model.endpointSlicesOf(namespace, svc.metadata.name);
+  // Required here: the proxy's compiler is only loaded by questions through a Service.
+  const { compileServiceState } = require('../../agent/proxy/compile') as typeof ProxyCompile;
   const state = compileServiceState({ services: [svc], endpointSlices: [...slices], nodeName: client.nodeName ?? '' }, { nodePortAddresses: [] });
   if (state.ports.length === 0) {
     const why = state.problems.find((p) => p.object === id)?.reason ?? 'it is not proxied';
