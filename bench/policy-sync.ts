@@ -28,7 +28,18 @@ import { record, type Scale } from './results';
 import { fmt, quantile } from './stats';
 import { changeToKernel, median, syncLogs, type SyncLog } from './sync-log';
 
-export type Backend = 'nftables' | 'iptables';
+export type Backend = 'nftables' | 'iptables' | 'iptables-legacy';
+const backendArgs = (b: Backend): string[] => (b === 'iptables-legacy' ? ['--backend', 'iptables', '--iptables-binary', 'iptables-legacy'] : ['--backend', b]);
+
+/**
+ * The backends measured: nftables and iptables (iptables-nft), or those WEFT_BENCH_BACKENDS
+ * lists (comma-separated; iptables-legacy too), to measure one alone.
+ */
+export function benchBackends(): Backend[] {
+  const all: Backend[] = ['nftables', 'iptables', 'iptables-legacy'];
+  const listed = process.env.WEFT_BENCH_BACKENDS?.split(',').filter((b): b is Backend => (all as string[]).includes(b));
+  return listed && listed.length > 0 ? listed : ['nftables', 'iptables'];
+}
 export const LOCAL_NODE = 'node-0';
 const CHANGES = 20;
 
@@ -44,7 +55,7 @@ export function writeCluster(dir: string, policyCount: number): { objects: KubeO
 export function startAgent(ns: string, dir: string, backend: Backend, kubeconfig?: string): AgentProcess {
   return spawnAgent(
     ns,
-    ['--node-name', LOCAL_NODE, ...(kubeconfig ? ['--kubeconfig', kubeconfig] : ['--manifests', path.join(dir, 'manifests')]), '--backend', backend, '--pod-bridge', '', '--overlay', 'none', '--masquerade=false', '--cni-socket', '', '--health-listen', '', '--resync-interval', '0'],
+    ['--node-name', LOCAL_NODE, ...(kubeconfig ? ['--kubeconfig', kubeconfig] : ['--manifests', path.join(dir, 'manifests')]), ...backendArgs(backend), '--pod-bridge', '', '--overlay', 'none', '--masquerade=false', '--cni-socket', '', '--health-listen', '', '--resync-interval', '0'],
     path.join(dir, `agent-${crypto.randomBytes(3).toString('hex')}.sock`),
   );
 }
@@ -162,7 +173,7 @@ async function measure(backend: Backend, notes: string[], policies: number): Pro
     record({ name: `${at}: change to kernel through manifests`, unit: 'ms', samples: [...fromManifests.replica, ...fromManifests.flip].map((c) => c.time) });
     return [
       [
-        backend.padEnd(9),
+        backend.padEnd(15),
         `${fmt(median(fullDurations))} ms`.padStart(10),
         `${fmt(median(full.map((f) => f.compileMs)))} ms`.padStart(10),
         `${fmt(Math.min(...fullDurations))}-${fmt(Math.max(...fullDurations))}`.padStart(12),
@@ -193,7 +204,7 @@ async function benchPolicySyncAt(policies: number): Promise<void> {
   console.log('targets: full sync < 1 s, one change < 50 ms');
   console.log(
     [
-      'backend'.padEnd(9),
+      'backend'.padEnd(15),
       'full sync'.padStart(10),
       'compile'.padStart(10),
       'range ms'.padStart(12),
@@ -208,6 +219,6 @@ async function benchPolicySyncAt(policies: number): Promise<void> {
   );
   console.log('(chg->krnl: a Pod change in the Kubernetes API to the end of its sync, median; p90; the sync alone; its compile; kernel changes; manifests: the same change written to the manifests directory)');
   const notes: string[] = [];
-  for (const backend of ['nftables', 'iptables'] as const) for (const line of await measure(backend, notes, shape.policies.length)) console.log(line);
+  for (const backend of benchBackends()) for (const line of await measure(backend, notes, shape.policies.length)) console.log(line);
   for (const note of notes) console.log(`  ${note}`);
 }

@@ -35,7 +35,7 @@ function setElementMeaning(set: string, element: string, names: IptablesNames, w
   if (/^[ab][ei]-/.test(kind)) return tierSetElementMeaning(kind, element, names, words);
   const parts = element.split(',');
   const mine = (i: number) => parts[i] !== undefined && isOneOf(parts[i], words.addresses);
-  const fixed = /^([ei])-(iso|anyp|anya|clsp)$/.exec(kind);
+  const fixed = /^([ei])-(iso|anyp|anya|clsp|clsr)$/.exec(kind);
   if (kind === 'pods' && mine(0)) return `${words.pod} runs on this node: the pod bridge lets its address through`;
   if (fixed) {
     const w = WORDS[fixed[1]];
@@ -45,6 +45,9 @@ function setElementMeaning(set: string, element: string, names: IptablesNames, w
     if (fixed[2] === 'anya' && mine(0)) return `${w.direction} of ${words.pod} ${w.from} any ${w.peer} allowed on every port`;
     if (fixed[2] === 'clsp' && mine(0)) return `${w.direction} of ${words.pod} ${w.from} ${words.peer(parts[2])} allowed on ${portText(parts[1])}`;
     if (fixed[2] === 'clsp' && containsOneOf(parts[2], words.addresses)) return `${w.direction} of ${words.peer(parts[0])} ${w.from} ${words.pod} (in ${parts[2]}) allowed on ${portText(parts[1])}`;
+    // The same allowances the other way round: (peer, port, network of local pods).
+    if (fixed[2] === 'clsr' && containsOneOf(parts[2], words.addresses)) return `${w.direction} of ${words.pod} (in ${parts[2]}) ${w.from} ${words.peer(parts[0])} allowed on ${portText(parts[1])}`;
+    if (fixed[2] === 'clsr' && mine(0)) return `${w.direction} of ${words.peer(parts[2])} ${w.from} ${words.pod} allowed on ${portText(parts[1])}`;
     return undefined;
   }
   // A set of one local address's peers (its own chain's wide allowances): the rule using it says whose.

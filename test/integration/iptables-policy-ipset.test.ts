@@ -67,3 +67,16 @@ test('ipset: swap exchanges contents under the names rules use; a set in use can
   await ipset.run(new IpsetTransaction().destroy('t-live'));
   t.deepEqual(await ipset.save(), []);
 });
+
+test('ipset: two transactions appended run as one restore, in order; canonical elements added as given', async (t) => {
+  const ns = tempNetns(t, 'ipappend');
+  const ipset = new IpsetCli({ netns: ns });
+  const before = new IpsetTransaction().create('t-a', { type: 'hash:ip,port,net', family: 'inet' }).addCanonical('t-a', '10.0.0.1,tcp:80,10.1.0.0/16').add('t-a', '10.0.0.1,tcp:81,10.1.0.0/16');
+  const after = new IpsetTransaction().del('t-a', '10.0.0.1,tcp:80,10.1.0.0/16').add('t-a', '10.0.0.2,udp:53,10.2.0.0/24');
+  before.append(after);
+  t.is(before.operations.length, 5);
+  await ipset.run(before);
+  const [set] = await ipset.save((n) => n === 't-a');
+  t.deepEqual([...set.elements].sort(), ['10.0.0.1,tcp:81,10.1.0.0/16', '10.0.0.2,udp:53,10.2.0.0/24'], 'the deletion ran after the add it undoes');
+  t.throws(() => new IpsetTransaction().addCanonical('t-a', '10.0.0.1,tcp:80\nflush'), { message: /one word/ });
+});

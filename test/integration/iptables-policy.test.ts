@@ -205,6 +205,72 @@ for (const binary of ['iptables', 'iptables-legacy'] as const) {
   });
 }
 
+/**
+ * p1 and p2 isolated both ways. The remote host's class may reach both on TCP 81 and p2 alone
+ * on 80 (ingress), and both may reach it on 9000 (egress). A class port every isolated pod is
+ * allowed is written peer first (class-elements.ts): (remote, tcp:81, a network of the pods).
+ */
+const byPeerPolicy: NodePolicy = {
+  ingress: {
+    isolated: [P1.v4, P2.v4, P1.v6, P2.v6],
+    anyPeer: [],
+    classes: [
+      {
+        key: 'pods:remote',
+        cidrs: [`${REMOTE.v4}/32`, `${REMOTE.v6}/128`],
+        allow: [
+          { localIp: P1.v4, ports: [{ protocol: 'tcp', first: 81, last: 81 }], policies: ['x/web'] },
+          { localIp: P2.v4, ports: [{ protocol: 'tcp', first: 80, last: 81 }], policies: ['x/web'] },
+          { localIp: P1.v6, ports: [{ protocol: 'tcp', first: 81, last: 81 }], policies: ['x/web'] },
+          { localIp: P2.v6, ports: [{ protocol: 'tcp', first: 81, last: 81 }], policies: ['x/web'] },
+        ],
+      },
+    ],
+  },
+  egress: {
+    isolated: [P1.v4, P2.v4],
+    anyPeer: [],
+    classes: [
+      {
+        key: 'pods:remote',
+        cidrs: [`${REMOTE.v4}/32`],
+        allow: [
+          { localIp: P1.v4, ports: [{ protocol: 'tcp', first: 9000, last: 9000 }], policies: ['x/out'] },
+          { localIp: P2.v4, ports: [{ protocol: 'tcp', first: 9000, last: 9000 }], policies: ['x/out'] },
+        ],
+      },
+    ],
+  },
+  problems: [],
+};
+
+test('class ports written peer first (peer, port, network of local pods): both directions, both families', async (t) => {
+  const topo = await topology(t);
+  const { p1, p2 } = topo.pods;
+  await topo.backend.apply(state(byPeerPolicy));
+  t.is((await topo.backend.apply(state(byPeerPolicy), { fromKernel: true })).changes, 0, 'the kernel lists back what was written');
+  const sets = await ipsetSave(topo.node);
+  t.regex(sets, /add weft-i-clsr4 10\.0\.0\.2,tcp:81,0\.0\.0\.0\/1/);
+  t.regex(sets, /add weft-i-clsr6 fd00:0:1::2,tcp:81,8000::\/1/);
+  t.regex(sets, /add weft-e-clsr4 10\.0\.0\.2,tcp:9000,0\.0\.0\.0\/1/);
+  t.regex(sets, /add weft-i-clsp4 10\.244\.0\.12,tcp:80,10\.0\.0\.2/, 'one local pod on 80: by local');
+  await expectReach(t, topo.remote, [
+    ['81 to p1', tcp(P1.v4, 81), true],
+    ['81 to p2', tcp(P2.v4, 81), true],
+    ['81 to p1, IPv6', tcp(P1.v6, 81), true],
+    ['80 to p2', tcp(P2.v4, 80), true],
+    ['80 to p1: p2 alone', tcp(P1.v4, 80), false],
+    ['80 to p2, IPv6: not allowed', tcp(P2.v6, 80), false],
+    ['8080 to p1', tcp(P1.v4, 8080), false],
+  ]);
+  await expectReach(t, p1, [
+    ['egress to the remote host on 9000', tcp(REMOTE.v4, 9000), true],
+    ['egress to the remote host on 81', tcp(REMOTE.v4, 81), false],
+    ['egress to p2: not in the class', tcp(P2.v4, 81), false],
+  ]);
+  await expectReach(t, p2, [['egress of p2 on 9000', tcp(REMOTE.v4, 9000), true]]);
+});
+
 test('a change touches only what changed; a new agent adopts the sets and chains; removing a direction leaves the other alone', async (t) => {
   const topo = await topology(t);
   const { p1 } = topo.pods;

@@ -262,12 +262,15 @@ function randomDirection(r: () => number): DirectionPolicy {
 
 test('random policies: the rendered rules decide every packet as the NodePolicy semantics do', (t) => {
   let packets = 0;
+  const orientations = new Set<string>();
   for (let seed = 1; seed <= 150; seed++) {
     const r = rng(seed);
     const policy: NodePolicy = { ingress: randomDirection(r), egress: randomDirection(r), problems: [] };
     const localPods = LOCALS.filter(() => r() < 0.8).map((ip, i) => ({ namespace: 'x', name: `p${i}`, ips: [ip] }));
     const s: NodeState = { nodeName: 'n', localPods, podBridge: r() < 0.5 ? BRIDGE : undefined, policy };
     const rendering = renderIptables(s, 'WEFT');
+    // Class allowances in both orientations (class-elements.ts) are met along the way.
+    for (const set of rendering.sets) if (/-cls[pr][46]$/.test(set.name)) orientations.add(set.name.slice(-2, -1));
     for (let i = 0; i < 60; i++) {
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
       const src = pick(PEERS);
@@ -288,6 +291,7 @@ test('random policies: the rendered rules decide every packet as the NodePolicy 
     }
   }
   t.is(packets, 150 * 60);
+  t.deepEqual([...orientations].sort(), ['p', 'r'], 'class ports by local (clsp) and by peer (clsr)');
 });
 
 // ---- size ----

@@ -136,23 +136,38 @@ export class IptablesBackend implements DataPlaneBackend {
     let changes = 0;
     let rules = sets.reduce((n, s) => n + s.elements.length, 0);
 
-    changes += await this.runSets(plan.before);
-    // One transaction per family: iptables and ip6tables are separate tables in the kernel.
-    for (const ipt of this.families) {
-      const chains = desired.chains[ipt.family];
-      rules += chains.reduce((n, c) => n + c.rules.length, 0);
-      const saved = committedChains?.[ipt.family] ?? (await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t))));
-      const tx = diffIptables(ipt.family, this.prefix, chains, saved);
-      if (!tx.isEmpty) {
+    // Each family's rule transaction, before anything is written (reading a table back, when
+    // needed, does not depend on the sets): without any, the set steps run as one.
+    const ruleSteps = await Promise.all(
+      this.families.map(async (ipt) => {
+        const chains = desired.chains[ipt.family];
+        const savedTables = committedChains?.[ipt.family] ?? (await Promise.all(IPTABLES_TABLES.map((t) => ipt.save(t))));
+        return { ipt, chains, savedTables, tx: diffIptables(ipt.family, this.prefix, chains, savedTables) };
+      }),
+    );
+    const ruleChanges = ruleSteps.filter((r) => !r.tx.isEmpty);
+    if (ruleChanges.length === 0) {
+      // Nothing between the two steps: one ipset restore runs them in the same order.
+      changes += await this.runSets(plan.before.append(plan.after));
+    } else {
+      changes += await this.runSets(plan.before);
+      // One restore per family, one after the other: iptables and ip6tables are separate tables.
+      // (In parallel they take as long: with iptables-nft, a restore that replaces rules waits
+      // for the kernel to release them, an RCU grace period of ~15 ms here, and the kernel runs
+      // one commit at a time.)
+      for (const { ipt, savedTables, tx } of ruleChanges) {
         // render() without state only counts the lines; run() renders again with the state.
         changes += countChanges(tx);
         const known: CurrentState = {};
-        for (const t of saved) known[t.table] = t;
+        for (const t of savedTables) known[t.table] = t;
         await ipt.run(tx, known);
       }
+      changes += await this.runSets(plan.after);
+    }
+    for (const { ipt, chains } of ruleSteps) {
+      rules += chains.reduce((n, c) => n + c.rules.length, 0);
       next[ipt.family] = committedTables(chains);
     }
-    changes += await this.runSets(plan.after);
     changes += await this.destroySets(plan.destroy);
     this.committed = committedSets(sets, plan);
     this.committedChains = next;

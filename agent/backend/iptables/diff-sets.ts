@@ -100,6 +100,8 @@ function compare(set: DesiredIpset, saved: SavedIpset, want: ReadonlySet<string>
 
 type Change = { name: string; element: string };
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly SavedIpset[], names: IptablesNames): IpsetPlan {
   const plan: IpsetPlan = { before: new IpsetTransaction(), after: new IpsetTransaction(), destroy: [], maxelem: new Map() };
   const savedByName = new Map(saved.map((s) => [s.name, s]));
@@ -112,18 +114,23 @@ export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly Sav
   const grow: Record<SetRole, Change[]> = { allow: [], isolate: [], admit: [] };
   const shrink: Record<SetRole, Change[]> = { allow: [], isolate: [], admit: [] };
   for (const set of desired) {
-    const want = new Set(set.elements);
     const have = savedByName.get(set.name);
+    // The common case, a set the sync leaves as it is (the renderer lists elements in a stable
+    // order): no Set of its elements is built.
+    const same = have !== undefined && sameList(set.elements, have.elements);
+    const want = new Set(same ? [] : set.elements);
+    const wantSize = same ? set.elements.length : want.size;
     if (!have) {
       plan.maxelem.set(set.name, maxelemFor(want.size));
       plan.before.create(set.name, { type: set.type, family: set.family, maxelem: maxelemFor(want.size) });
-      for (const e of want) plan.before.add(set.name, e);
+      // Desired elements are canonical already (DesiredIpset.elements).
+      for (const e of want) plan.before.addCanonical(set.name, e);
       continue;
     }
     if (have.type !== set.type || have.family !== set.family) {
       throw new Error(`ipset ${set.name} exists as ${have.type} family ${have.family ?? '?'}, weft needs ${set.type} family ${set.family}: it was not made by this agent; remove it`);
     }
-    const { size, missing, extra } = compare(set, have, want);
+    const { size, missing, extra } = same ? { size: have.elements.length, missing: [], extra: [] } : compare(set, have, want);
     const growsFirst = set.role === 'allow';
     // What the set holds between "before" and "after": the union when it grows first, else the intersection.
     const between = growsFirst ? size + missing.length : size - extra.length;
@@ -131,11 +138,12 @@ export function diffIpsets(desired: readonly DesiredIpset[], saved: readonly Sav
     plan.maxelem.set(set.name, Number(have.options.maxelem ?? DEFAULT_MAXELEM));
     if (!plain || Number(have.options.maxelem ?? DEFAULT_MAXELEM) < between) {
       const temp = names.tempSet(set.name);
-      plan.maxelem.set(set.name, maxelemFor(Math.max(between, want.size)));
+      plan.maxelem.set(set.name, maxelemFor(Math.max(between, wantSize)));
       const absent = new Set(missing);
       // Grows first: the union (all desired elements and the extra ones); else the intersection.
-      const content = growsFirst ? [...want, ...extra] : [...want].filter((e) => !absent.has(e));
-      plan.before.create(temp, { type: set.type, family: set.family, maxelem: maxelemFor(Math.max(between, want.size)) });
+      const all = same ? set.elements : [...want];
+      const content = growsFirst ? [...all, ...extra] : all.filter((e) => !absent.has(e));
+      plan.before.create(temp, { type: set.type, family: set.family, maxelem: maxelemFor(Math.max(between, wantSize)) });
       for (const e of content) plan.before.add(temp, e);
       plan.before.swap(set.name, temp).destroy(temp);
     } else if (growsFirst) {

@@ -41,7 +41,7 @@ export type Tier = 'a' | 'b';
 export type TierSet = `${Tier}${Direction}-${'sub' | 'acc' | 'drp' | 'pas' | 'oth'}`;
 
 /** Fixed-name sets, one per family: the suffix after `${setPrefix}-`, without the family digit. */
-export type FixedSet = 'pods' | ServiceSet | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp'}` | TierSet;
+export type FixedSet = 'pods' | ServiceSet | `${Direction}-${'iso' | 'anyp' | 'anya' | 'clsp' | 'clsr'}` | TierSet;
 
 const TIER_WORD: Record<Tier, string> = { a: 'ADMIN', b: 'BASELINE' };
 const DIRECTION_WORD: Record<Direction, string> = { e: 'EGRESS', i: 'INGRESS' };
@@ -66,7 +66,7 @@ export class IptablesNames {
     const escaped = this.setPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // Exactly the shapes below: another agent's prefix that merely starts like ours ("weft-lab")
     // gives names this grammar refuses, so its sets are never taken for ours.
-    this.owned = new RegExp(`^${escaped}-((pods|cidrs|svc|svrej|svdrop|svfw|[ei]-(iso|anyp|anya|clsp)|[ab][ei]-(sub|acc|drp|pas|oth))[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
+    this.owned = new RegExp(`^${escaped}-((pods|cidrs|svc|svrej|svdrop|svfw|[ei]-(iso|anyp|anya|clsp|clsr)|[ab][ei]-(sub|acc|drp|pas|oth))[46]|[ei][46]-[0-9a-f]{10}|t-[0-9a-f]{10})$`);
   }
 
   chain(suffix: string): string {

@@ -31,6 +31,21 @@ export const WORDS: Record<Direction, DirectionWords> = {
   i: { noun: 'ingress', peer: 'source', local: 'dst', peerFlag: 'src', chain: 'INGRESS' },
 };
 
+/** Local addresses as hash:ip elements, kept: the same few hundred are rendered on every sync. */
+const locals = new Map<string, string>();
+const LOCALS_KEPT = 65536;
+
+/** A local pod address as ipset prints it. */
+export function canonicalLocal(address: string, f: Family): string {
+  let out = locals.get(address);
+  if (out === undefined) {
+    out = canonicalElement('hash:ip', ipsetFamily(f), address);
+    if (locals.size >= LOCALS_KEPT) locals.clear();
+    locals.set(address, out);
+  }
+  return out;
+}
+
 /** The CIDRs of one family as hash:net elements; /0 (which ipset refuses) as its two halves. */
 export function peerNets(cidrs: readonly string[], f: Family): string[] {
   const out: string[] = [];

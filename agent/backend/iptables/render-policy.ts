@@ -14,6 +14,10 @@
  *   3. (local, proto:port, peer)   in hash:ip,port,net  class port allowances: one element per
  *                                  (allowance port, class CIDR); the kernel probes one hash per
  *                                  distinct prefix length in the set, not per element
+ *      (peer, proto:port, local)   in hash:ip,port,net  the same allowances the other way round,
+ *                                  one element per (peer address, local network), for the
+ *                                  classes and ports where that takes fewer elements
+ *                                  (class-elements.ts: a class most isolated pods may reach)
  *   4. only for local addresses with allowances no set above can hold (see below): a binary
  *      search over those addresses (`-m iprange`, depth log2 of their number, at most the pods
  *      on this node) to the address's own chain, where a peer set (hash:net) per allowance
@@ -55,15 +59,15 @@
  * NetworkPolicy and Baseline of this direction skipped), its drop its drop chain, its pass a goto
  * to PREFIX-<DIRECTION>-PASSED, which holds the NetworkPolicy and Baseline stages again.
  */
-import { canonicalElement } from '../../../kernel/ipset';
 import { parseAddress } from '../../../ipam/address';
-import type { Allowance, DirectionPolicy, NodePolicy, PortRange } from '../../dataplane/policy-state';
+import type { Allowance, DirectionPolicy, NodePolicy, PeerClass, PortRange } from '../../dataplane/policy-state';
 import type { DesiredIpset, DesiredIptablesChain } from './desired';
 import { familyOf, type Direction, type Family, type IptablesNames } from './names';
-import { checkRange, comment, dportWords, dropChain, dropChainName, EXPANDED_RANGE_MAX, ipsetFamily, peerNets, portCount, rangeText, WORDS, type DirectionWords } from './policy-common';
+import { canonicalLocal, checkRange, comment, dportWords, dropChain, dropChainName, EXPANDED_RANGE_MAX, ipsetFamily, portCount, rangeText, WORDS, type DirectionWords } from './policy-common';
 import { renderTier, type TierRendering } from './render-cluster-policy';
 import { DROP_LOG_PREFIX } from '../../drops/log-rules';
 import { byValue, searchTree } from './search-tree';
+import { classPeers, CrossedElements, type Crossed } from './class-elements';
 
 export { EXPANDED_RANGE_MAX, peerNets } from './policy-common';
 export { TREE_LEAF_SIZE } from './search-tree';
@@ -95,12 +99,32 @@ export interface PolicyRendering {
   sets: DesiredIpset[];
 }
 
+/** What one class contributes in one family: its class set elements, and what goes to the local addresses' own chains. */
+interface ClassContribution extends Crossed {
+  /** The class's CIDRs as hash:net elements. */
+  nets: readonly string[];
+  /** Local addresses allowed everything with the class. */
+  all: string[];
+  /** Local addresses allowed a range wider than EXPANDED_RANGE_MAX with the class. */
+  ranges: { local: string; range: PortRange }[];
+}
+
+/**
+ * Kept per class object and family while the isolated addresses are the same list: the compiler
+ * hands out the very same objects for what did not change (policy/intern.ts), so a sync renders
+ * only the classes that changed, as the nftables backend does. A class's elements depend on the
+ * isolated addresses (which of its allowances count, the local networks of class-elements.ts).
+ */
+const classMemo = new WeakMap<PeerClass, { isolated: readonly string[]; byFamily: Partial<Record<Family, ClassContribution>> }>();
+
 class DirectionRenderer {
   private readonly w: DirectionWords;
   private readonly isolated: Set<string>;
   private readonly anyPorts = new Set<string>();
   private readonly anyAll = new Set<string>();
-  private readonly classPorts = new Set<string>();
+  /** Class port allowances, in the orientation class-elements.ts picks per class and port. */
+  private readonly crossed: CrossedElements;
+  private readonly classElements: Crossed[] = [];
   private readonly wide = new Map<string, Wide>();
   readonly chains: DesiredIptablesChain[] = [];
   readonly sets: DesiredIpset[] = [];
@@ -109,10 +133,12 @@ class DirectionRenderer {
     private readonly d: Direction,
     private readonly f: Family,
     private readonly names: IptablesNames,
-    isolated: readonly string[],
+    private readonly isolatedList: readonly string[],
   ) {
     this.w = WORDS[d];
-    this.isolated = new Set(isolated.filter((a) => familyOf(a) === f).map((a) => this.local(a)));
+    this.isolated = new Set(isolatedList.filter((a) => familyOf(a) === f).map((a) => this.local(a)));
+    // Only isolated addresses enter the direction chain: they are the domain of its class sets.
+    this.crossed = new CrossedElements(f, this.isolated);
   }
 
   get isEmpty(): boolean {
@@ -120,7 +146,7 @@ class DirectionRenderer {
   }
 
   private local(address: string): string {
-    return canonicalElement('hash:ip', ipsetFamily(this.f), address);
+    return canonicalLocal(address, this.f);
   }
 
   private wideOf(local: string): Wide {
@@ -156,28 +182,53 @@ class DirectionRenderer {
     }
   }
 
-  addClass(cidrs: readonly string[], allow: readonly Allowance[]): void {
-    const nets = peerNets(cidrs, this.f);
-    if (nets.length === 0) return;
-    for (const a of this.relevant(allow)) {
+  addClass(c: PeerClass): void {
+    let memo = classMemo.get(c);
+    if (memo?.isolated !== this.isolatedList) {
+      memo = { isolated: this.isolatedList, byFamily: {} };
+      classMemo.set(c, memo);
+    }
+    const contribution = (memo.byFamily[this.f] ??= this.classContribution(c));
+    this.classElements.push(contribution);
+    for (const local of contribution.all) {
+      const w = this.wideOf(local);
+      for (const n of contribution.nets) w.allNets.add(n);
+    }
+    for (const { local, range } of contribution.ranges) {
+      const w = this.wideOf(local);
+      const key = rangeText(range);
+      const entry = w.rangeNets.get(key) ?? { range, nets: new Set<string>() };
+      for (const n of contribution.nets) entry.nets.add(n);
+      w.rangeNets.set(key, entry);
+    }
+  }
+
+  private classContribution(c: PeerClass): ClassContribution {
+    const peers = classPeers(c.cidrs, this.f);
+    const out: ClassContribution = { byLocal: [], byPeer: [], all: [], ranges: [], nets: peers.nets };
+    if (peers.nets.length === 0) return out;
+    // The local addresses the class is allowed for, per expanded port ('tcp:80').
+    const byPort = new Map<string, string[]>();
+    for (const a of this.relevant(c.allow)) {
       if (a.ports === 'all') {
-        const w = this.wideOf(a.local);
-        for (const n of nets) w.allNets.add(n);
+        out.all.push(a.local);
         continue;
       }
       for (const r of a.ports) {
         checkRange(r);
-        if (portCount(r) > EXPANDED_RANGE_MAX) {
-          const w = this.wideOf(a.local);
-          const key = rangeText(r);
-          const entry = w.rangeNets.get(key) ?? { range: r, nets: new Set<string>() };
-          for (const n of nets) entry.nets.add(n);
-          w.rangeNets.set(key, entry);
-        } else {
-          for (let p = r.first; p <= r.last; p++) for (const n of nets) this.classPorts.add(`${a.local},${r.protocol}:${p},${n}`);
+        if (portCount(r) > EXPANDED_RANGE_MAX) out.ranges.push({ local: a.local, range: r });
+        else {
+          for (let p = r.first; p <= r.last; p++) {
+            const port = `${r.protocol}:${p}`;
+            const locals = byPort.get(port);
+            if (locals) locals.push(a.local);
+            else byPort.set(port, [a.local]);
+          }
         }
       }
     }
+    for (const [port, locals] of byPort) this.crossed.add(peers, port, locals, out);
+    return out;
   }
 
   private drop(): string[] {
@@ -205,9 +256,16 @@ class DirectionRenderer {
       const s = this.set(names.fixedSet(`${d}-anya`, f), 'hash:ip', this.anyAll);
       rules.push(['-m', 'set', '--match-set', s, w.local, ...comment(`${w.noun} allowed from any ${w.peer}: all traffic`), '-j', 'RETURN']);
     }
-    if (this.classPorts.size > 0) {
-      const s = this.set(names.fixedSet(`${d}-clsp`, f), 'hash:ip,port,net', this.classPorts);
+    // Classes are disjoint, so their elements are too: concatenated, not merged.
+    const byLocal = ([] as string[]).concat(...this.classElements.map((x) => x.byLocal));
+    const byPeer = ([] as string[]).concat(...this.classElements.map((x) => x.byPeer));
+    if (byLocal.length > 0) {
+      const s = this.set(names.fixedSet(`${d}-clsp`, f), 'hash:ip,port,net', byLocal);
       rules.push(['-m', 'set', '--match-set', s, `${w.local},dst,${w.peerFlag}`, ...comment(`${w.noun} allowed for the class of the ${w.peer}: these ports`), '-j', 'RETURN']);
+    }
+    if (byPeer.length > 0) {
+      const s = this.set(names.fixedSet(`${d}-clsr`, f), 'hash:ip,port,net', byPeer);
+      rules.push(['-m', 'set', '--match-set', s, `${w.peerFlag},dst,${w.local}`, ...comment(`${w.noun} allowed for the class of the ${w.peer}: these ports, local pods in these networks`), '-j', 'RETURN']);
     }
     const wide = [...this.wide.values()].sort(byValue);
     if (wide.length > 0) {
@@ -244,7 +302,7 @@ function renderDirection(d: Direction, policy: DirectionPolicy, f: Family, names
   const r = new DirectionRenderer(d, f, names, policy.isolated);
   if (r.isEmpty) return undefined;
   r.addAnyPeer(policy.anyPeer);
-  for (const c of policy.classes) r.addClass(c.cidrs, c.allow);
+  for (const c of policy.classes) r.addClass(c);
   return r;
 }
 
