@@ -12,6 +12,9 @@
  * (isolated-set lookups, the peer-class verdict map, the class's allowance sets) among them. Established
  * packets are accepted by conntrack before any of it, so throughput mostly shows the base
  * chains' cost and the connection rate shows the per-connection lookups.
+ *
+ * nftables by default; WEFT_BENCH_DATAPATH_BACKENDS=nftables,iptables (or iptables) measures
+ * the iptables backend too, in a lab of its own (its figures are named "iptables, ...").
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -21,8 +24,10 @@ import { createAgentClient } from '../agent/api/client';
 import { execTool, systemBinary } from '../kernel/exec';
 import { labDown } from '../lab/cluster/down';
 import { labPaths } from '../lab/cluster/names';
-import type { LabState } from '../lab/cluster/state';
+import type { AgentBackend, LabState } from '../lab/cluster/state';
 import { labUp } from '../lab/cluster/up';
+import { IptablesNames } from '../agent/backend/iptables/names';
+import { chainPrefix } from '../agent/backend/iptables/render';
 import { makeBenchDir, removeBenchDir, trackLab } from './cleanup';
 import { syntheticCluster } from './policy-cluster';
 import { step } from './progress';
@@ -151,11 +156,16 @@ async function applyLevel(state: LabState, manifests: string, namespace: string,
 
 /**
  * The isolated set must hold the server at 100 and 1,000 policies, and not exist at 0. One
- * element is asked for (`nft get element`): listing the table takes minutes at 1,000 policies.
+ * element is asked for (`nft get element`, `ipset test`): listing the table takes minutes at
+ * 1,000 policies.
  */
-async function checkEnforced(state: LabState, server: Endpoint, level: Level): Promise<void> {
+async function checkEnforced(state: LabState, backend: AgentBackend, server: Endpoint, level: Level): Promise<void> {
   const node = state.nodes.find((n) => state.pods.some((p) => p.netns === server.ns && p.node === n.name))!;
-  const get = () => execTool(systemBinary('nft'), ['get', 'element', 'inet', 'weft', 'pol-in-isolated-v4', `{ ${server.ip} }`], { netns: node.netns, timeoutMs: 60_000 });
+  const isolatedSet = new IptablesNames(chainPrefix('weft')).fixedSet('i-iso', 4);
+  const get = () =>
+    backend === 'nftables'
+      ? execTool(systemBinary('nft'), ['get', 'element', 'inet', 'weft', 'pol-in-isolated-v4', `{ ${server.ip} }`], { netns: node.netns, timeoutMs: 60_000 })
+      : execTool(systemBinary('ipset'), ['test', isolatedSet, server.ip], { netns: node.netns, timeoutMs: 60_000 });
   let got = await get();
   // Not there: asked again a few times (a sync may still be writing), then the answer stands.
   for (let i = 0; i < 5 && (got.code === 0) !== level > 0; i++) {
@@ -163,29 +173,31 @@ async function checkEnforced(state: LabState, server: Endpoint, level: Level): P
     got = await get();
   }
   const isolated = got.code === 0;
-  if (isolated !== level > 0) throw new Error(`with ${level} policies the server ${server.ip} is ${isolated ? '' : 'not '}isolated (nft: ${got.stderr.trim().split('\n')[0] || `exit ${got.code}`})`);
+  if (isolated !== level > 0) throw new Error(`with ${level} policies the server ${server.ip} is ${isolated ? '' : 'not '}isolated (${backend}: ${got.stderr.trim().split('\n')[0] || `exit ${got.code}`})`);
 }
 
 /**
  * The figures of one path at one level, each against no policy; the target (at least 0.95 of no
  * policy) holds at 1,000 policies.
  */
-function recordLevel(pathName: string, level: Level, s: Samples, base: Samples): void {
+function recordLevel(pathName: string, level: Level, s: Samples, base: Samples, backend: AgentBackend): void {
   const metrics = [
     ['throughput', 'Gbit/s', s.gbps, base.gbps],
     ['RTT', 'µs', s.rttUs, base.rttUs],
     ['connections', 'conn/s', s.connPerS, base.connPerS],
   ] as const;
+  // nftables' figures keep the names they always had; iptables' say so.
+  const series = backend === 'nftables' ? pathName : `iptables, ${pathName}`;
   for (const [metric, unit, samples, baseSamples] of metrics) {
     // For a time, "0.95 of no policy" is at most 1/0.95 of it.
     const target = level === 1000 ? { of: 'ratio' as const, ...(metric === 'RTT' ? { op: '<=' as const, limit: 1 / 0.95, text: '<= 1/0.95x' } : { op: '>=' as const, limit: 0.95 }) } : undefined;
     record({
-      name: `${pathName}, ${level} policies: ${metric}`,
+      name: `${series}, ${level} policies: ${metric}`,
       unit,
       samples,
-      reference: level === 0 ? undefined : { name: `${pathName}, no policy`, samples: baseSamples },
+      reference: level === 0 ? undefined : { name: `${series}, no policy`, samples: baseSamples },
       target,
-      scale: { plot: metric, title: `NetworkPolicy on the data path: ${metric} vs policies in force`, x: level, xLabel: 'policies in force', series: pathName },
+      scale: { plot: metric, title: `NetworkPolicy on the data path: ${metric} vs policies in force`, x: level, xLabel: 'policies in force', series },
     });
   }
 }
@@ -205,16 +217,27 @@ async function measure(client: Endpoint, server: Endpoint, seconds: number): Pro
   return { gbps, rttUs, connPerS };
 }
 
+/** The backends measured: WEFT_BENCH_DATAPATH_BACKENDS (comma-separated), nftables by default (each pass takes minutes). */
+function datapathBackends(): AgentBackend[] {
+  const words = (process.env.WEFT_BENCH_DATAPATH_BACKENDS ?? 'nftables').split(',').map((w) => w.trim()).filter((w) => w !== '');
+  for (const w of words) if (w !== 'nftables' && w !== 'iptables') throw new Error(`WEFT_BENCH_DATAPATH_BACKENDS: ${w} is not nftables or iptables`);
+  return words as AgentBackend[];
+}
+
 export async function benchPolicyDatapath(runs: number): Promise<void> {
+  for (const backend of datapathBackends()) await datapathOf(backend, runs);
+}
+
+async function datapathOf(backend: AgentBackend, runs: number): Promise<void> {
   const root = makeBenchDir('weft-bench-pdp-');
   const name = `bench-pd-${crypto.randomBytes(2).toString('hex')}`;
   const untrack = trackLab(name, root);
   const seconds = 3;
-  console.log(`\nNetworkPolicy on the data path: lab, 2 nodes (vxlan), nftables; 0 / 100 / 1,000 policies in force, ${runs} runs interleaved; iperf3 ${seconds} s pinned, 1-byte TCP RR, sequential TCP connects for 2 s`);
+  console.log(`\nNetworkPolicy on the data path: lab, 2 nodes (vxlan), ${backend}; 0 / 100 / 1,000 policies in force, ${runs} runs interleaved; iperf3 ${seconds} s pinned, 1-byte TCP RR, sequential TCP connects for 2 s`);
   console.log('target: at 1,000 policies at least 0.95 of no policy');
   try {
     step('lab up');
-    const { state } = await labUp({ name, root, nodes: 2, podsPerNode: 2, ports: [80], overlay: 'vxlan' });
+    const { state } = await labUp({ name, root, nodes: 2, podsPerNode: 2, ports: [80], overlay: 'vxlan', backend });
     const manifests = labPaths(root, name).manifests;
     const synthetic = syntheticCluster({ nodePrefix: 'sim-node-', v4Prefix: '10.200', v6Prefix: 'fd00:10:200' });
     fs.writeFileSync(path.join(manifests, 'bench-cluster.json'), list([...synthetic.namespaces, ...synthetic.pods]));
@@ -237,7 +260,7 @@ export async function benchPolicyDatapath(runs: number): Promise<void> {
         applied = { level, shape: await applyLevel(state, manifests, namespace, level, applied) };
         shapes.set(level, applied.shape);
         for (const [which, pair] of Object.entries(pairs) as [keyof typeof pairs, (typeof pairs)[keyof typeof pairs]][]) {
-          await checkEnforced(state, pair.server, level);
+          await checkEnforced(state, backend, pair.server, level);
           const m = await measure(pair.client, pair.server, seconds);
           const s = samples[which][level];
           s.gbps.push(m.gbps);
@@ -264,7 +287,7 @@ export async function benchPolicyDatapath(runs: number): Promise<void> {
             `  ${shapes.get(level)}`,
           ].join(' '),
         );
-        recordLevel(which, level, s, base);
+        recordLevel(which, level, s, base, backend);
       }
     }
   } finally {
