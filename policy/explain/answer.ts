@@ -50,7 +50,11 @@ export interface PolicyAnswers {
 
 export interface PolicyReply<Q extends PolicyQuery = PolicyQuery> {
   result: PolicyAnswers[Q['kind']];
-  /** Invalid (Cluster)NetworkPolicies among the objects (they play no part), and rules failing closed, in words. */
+  /**
+   * Invalid policies (they play no part): the NetworkPolicies of the namespaces the question read
+   * (model.ts reads a namespace's policies when a question reaches it) and every ClusterNetworkPolicy;
+   * and ClusterNetworkPolicy rules failing closed. In words.
+   */
   warnings: string[];
 }
 
