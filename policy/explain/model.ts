@@ -1,10 +1,11 @@
 /**
  * The objects a policy question is answered from: Namespaces, Pods, Nodes, NetworkPolicies,
  * ClusterNetworkPolicies, Services and EndpointSlices, as plain KubeObjects from any source (a
- * manifests directory offline; the agent's cache online). Pods are distilled and indexed at
- * once (model-pods.ts); NetworkPolicies are parsed per namespace when a question reaches that
- * namespace, so that a trace between two pods reads the policies of two namespaces, not a
- * thousand policies: the model is the evaluator's view (policy/evaluate.ts EvaluatorView).
+ * manifests directory offline; the agent's cache online), read only as far as a question
+ * reaches: pods are distilled when asked for (model-pods.ts: a trace distils its two ends and
+ * the pods sharing their addresses), NetworkPolicies parsed per namespace, so that a trace
+ * between two pods reads the policies of two namespaces, not a thousand. The model is the
+ * evaluator's view (policy/evaluate.ts EvaluatorView); what it has read, it keeps.
  */
 import type { ObjectCache } from '../../agent/cache';
 import { policyNodeOf } from '../../agent/compile/policy-objects';
