@@ -3,7 +3,7 @@
  * prints them), ranges of addresses, and the conversion of a range into the fewest CIDRs that
  * cover exactly it. Pure.
  */
-import { bitsOf, formatAddress, parseAddress, parseCidr, type Family } from '../ipam/address';
+import { bitsOf, formatAddress, IPV4_PATTERN, parseAddress, parseCidr, type Family } from '../ipam/address';
 
 export type { Family } from '../ipam/address';
 
@@ -19,13 +19,8 @@ export function maxAddress(family: Family): bigint {
   return (1n << BigInt(bitsOf(family))) - 1n;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/** A bare address as family + number; undefined when the text is not one. */
+/** A bare address as family + number; undefined when the text is not one (ipam/address parses). */
 export function parseIp(text: string): { family: Family; value: bigint } | undefined {
-  // IPv4 directly (most addresses, and the hot case); everything else through ipam/address.
-  const m = IPV4.exec(text);
-  if (m) return { family: 4, value: BigInt(((+m[1] << 24) >>> 0) + (+m[2] << 16) + (+m[3] << 8) + +m[4]) };
   return parseAddress(text);
 }
 
@@ -42,7 +37,7 @@ export function formatIpv4(v: number): string {
 /** The canonical text of an address, or undefined when it is not one. */
 export function canonicalIpText(text: string): string | undefined {
   // Addresses from objects are nearly always canonical already: told without a parse.
-  if (IPV4.test(text) || isCanonicalIpv6(text)) return text;
+  if (IPV4_PATTERN.test(text) || isCanonicalIpv6(text)) return text;
   const a = parseIp(text);
   return a ? formatIp(a.family, a.value) : undefined;
 }

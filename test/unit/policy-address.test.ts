@@ -1,5 +1,6 @@
 /** Address arithmetic of peer classes: parsing, canonical text, CIDR blocks, ranges to fewest CIDRs. */
 import test from 'ava';
+import net from 'node:net';
 import { canonicalIpText, compareIpText, formatIp, isCanonicalIpv6, parseCidrBlock, parseIp, rangeToCidrs, subtractRanges, type Family } from '../../policy/address';
 
 test('addresses: both families, canonical text as the kernel lists it, junk refused', (t) => {
@@ -11,6 +12,10 @@ test('addresses: both families, canonical text as the kernel lists it, junk refu
   t.is(canonicalIpText('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1');
   t.is(canonicalIpText('0.0.0.0'), '0.0.0.0');
   for (const junk of ['010.0.0.1', '1.2.3', '1.2.3.256', '', 'fe80::1%eth0', '10.0.0.1/32', 'x']) t.is(parseIp(junk), undefined, junk);
+  // Without a colon, parseIp answers alone (node:net is not asked): it must agree with node:net.
+  for (const text of ['1.2.3.4', '01.2.3.4', '1.2.3.04', '0.0.0.0', '255.255.255.255', '256.0.0.1', '1.2.3', '1..2.3', '1.2.3.4 ', '10.0.0.1\n', 'ns/pod', '1.2.3.4.5']) {
+    t.is(parseIp(text)?.family, net.isIP(text) === 4 ? 4 : undefined, JSON.stringify(text));
+  }
   t.deepEqual(['fd00::1', '10.0.0.10', '10.0.0.9', '::'].sort(compareIpText), ['10.0.0.9', '10.0.0.10', '::', 'fd00::1'], 'IPv4 first, then by value');
 });
 
