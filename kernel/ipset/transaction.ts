@@ -76,7 +76,9 @@ export class IpsetTransaction {
   /** Appends `other`'s operations (checked when it was built), to run both in one restore. */
   append(other: IpsetTransaction): this {
     for (const [name, header] of other.created) this.created.set(name, header);
-    this.ops.push(...other.ops);
+    // One at a time: spread into push(), a full sync's hundreds of thousands of operations
+    // overflow the call stack.
+    for (const op of other.ops) this.ops.push(op);
     return this;
   }
 

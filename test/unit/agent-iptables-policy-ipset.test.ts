@@ -79,6 +79,16 @@ test('IpsetTransaction renders restore input; refuses names and words that would
   t.is(parseRestoreErrorLine('ipset v7.17: Error in line 3: Syntax error: cannot parse 10.0.0.x'), 3);
 });
 
+test('IpsetTransaction.append: the other operations after these, also as many as a full sync has', (t) => {
+  const before = new IpsetTransaction().create('weft-a', { type: 'hash:ip', family: 'inet' }).add('weft-a', '10.0.0.1');
+  const after = new IpsetTransaction().del('weft-b', '10.0.0.2');
+  t.deepEqual(before.append(after).render().split('\n'), ['create weft-a hash:ip family inet', 'add weft-a 10.0.0.1', 'del weft-b 10.0.0.2', '']);
+  // A full sync at 1,000 policies over 5,000 pods writes ~450,000 elements in one step.
+  const big = new IpsetTransaction();
+  for (let i = 0; i < 450_000; i++) big.addCanonical('weft-a', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  t.is(new IpsetTransaction().append(big).operations.length, 450_000);
+});
+
 // ---- the backend's set diff ----
 
 const names = new IptablesNames('WEFT');
