@@ -14,16 +14,25 @@ export interface ParsedManifests {
   skipped: { where: string; reason: string }[];
 }
 
-function flatten(doc: unknown, where: string, out: ParsedManifests, kinds: readonly ObjectKind[]): void {
+const placeOf = (where: string, item: number | undefined): string => (item === undefined ? where : `${where} item ${item}`);
+
+/**
+ * The objects of a document, a List's items one by one. `item`: the document is item `item` of
+ * the List at `where`; the words for where it is are only made for one that is skipped (a List
+ * of thousands would otherwise make thousands of them).
+ */
+function flatten(doc: unknown, where: string, out: ParsedManifests, kinds: readonly ObjectKind[], item?: number): void {
   if (doc === null || doc === undefined) return; // an empty document
   const record = doc as { kind?: unknown; items?: unknown };
   if (typeof doc === 'object' && typeof record.kind === 'string' && record.kind.endsWith('List') && Array.isArray(record.items)) {
-    record.items.forEach((item, i) => flatten(item, `${where} item ${i}`, out, kinds));
+    const items = record.items as unknown[];
+    const list = placeOf(where, item);
+    for (let i = 0; i < items.length; i++) flatten(items[i], list, out, kinds, i);
     return;
   }
   const checked = validateObject(doc, 'default', kinds);
   if (checked.ok) out.objects.push(checked.object);
-  else out.skipped.push({ where, reason: checked.reason });
+  else out.skipped.push({ where: placeOf(where, item), reason: checked.reason });
 }
 
 /** `kinds`: what is read (the watched kinds unless said otherwise); other kinds are skipped. */
