@@ -21,12 +21,12 @@ async function main([from, to, port, ...dirs]: string[]): Promise<TracePhases> {
   const startMs = performance.now();
   const [{ readManifests }, { answerPolicyQuery }, { PolicyModel }] = await Promise.all([import('../cli/manifests-dir'), import('../policy/explain/answer'), import('../policy/explain/model')]);
   const loaded = performance.now();
-  const { objects } = readManifests(dirs, '--manifests');
+  const { store } = readManifests(dirs, '--manifests');
   const parsed = performance.now();
   let modelMs = 0;
   const reply = answerPolicyQuery({ kind: 'trace', from, to, port }, (futurePolicies) => {
     const began = performance.now();
-    const model = PolicyModel.fromObjects(objects, { source: 'bench', futurePolicies });
+    const model = PolicyModel.fromCache(store, { source: 'bench', futurePolicies });
     modelMs = performance.now() - began;
     return model;
   });

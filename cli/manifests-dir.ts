@@ -9,9 +9,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { objectKey, POLICY_QUESTION_KINDS, type KubeObject } from '../agent/objects';
 import { MANIFEST_EXTENSIONS, parseManifests } from '../agent/sources/manifest-files';
+import { ObjectStore } from '../policy/explain/object-store';
 
 export interface ReadManifests {
+  /** As read, an object defined twice twice. */
   objects: KubeObject[];
+  /** The same, the later definition of an object in the place of the first: what a model reads. */
+  store: ObjectStore;
   /** Objects left out, for a warning: kinds weft does not read, invalid envelopes. */
   warnings: string[];
 }
@@ -46,7 +50,7 @@ export function readManifests(paths: readonly string[], what: string): ReadManif
   const objects: KubeObject[] = [];
   const warnings: string[] = [];
   const unwatched = new Map<string, number>();
-  const seen = new Set<string>();
+  const store = new ObjectStore();
   for (const where of paths) {
     for (const file of filesOf(where, what)) {
       let text: string;
@@ -64,9 +68,7 @@ export function readManifests(paths: readonly string[], what: string): ReadManif
         else warnings.push(`${s.where}: ${s.reason}; left out`);
       }
       for (const object of parsed.objects) {
-        const key = objectKey(object);
-        if (seen.has(key)) warnings.push(`${file}: ${key} is defined more than once; the last definition wins`);
-        seen.add(key);
+        if (!store.add(object)) warnings.push(`${file}: ${objectKey(object)} is defined more than once; the last definition wins`);
         objects.push(object);
       }
     }
@@ -75,5 +77,5 @@ export function readManifests(paths: readonly string[], what: string): ReadManif
     const kinds = [...unwatched].map(([kind, n]) => `${n} ${kind || '(no kind)'}`).join(', ');
     warnings.push(`left out objects of kinds policy questions do not read: ${kinds} (their pods are not simulated: list the Pods)`);
   }
-  return { objects, warnings };
+  return { objects, warnings, store };
 }

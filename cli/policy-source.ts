@@ -10,7 +10,7 @@
  * online the gRPC client (agent-socket.ts); neither pays for the other at start-up.
  */
 import type { Argv } from 'yargs';
-import type { KubeObject } from '../agent/objects';
+import type { ObjectStore } from '../policy/explain/object-store';
 import type { PolicyQuery, PolicyReply } from '../policy/explain/answer';
 import { agentOptions, askAgent, type AgentArgs, type StatusName } from './agent-socket';
 import { UsageError } from './output';
@@ -60,24 +60,25 @@ export function warn(text: string): void {
   process.stderr.write(`weftctl: warning: ${text}\n`);
 }
 
-/** Objects from manifests or from a cluster: where they come from, for messages ("no pod x/y in --manifests DIR"). */
-async function objectsOf(a: SourceArgs): Promise<{ objects: readonly KubeObject[]; source: string }> {
+/** Objects from manifests or from a cluster, and where they come from, for messages ("no pod x/y in --manifests DIR"). */
+async function objectsOf(a: SourceArgs): Promise<{ objects: ObjectStore; source: string }> {
+  const { ObjectStore } = await import('../policy/explain/object-store');
   if (a.kubeconfig !== undefined) {
     const { readClusterObjects } = await import('./cluster-objects');
     const { objects, warnings, server } = await readClusterObjects(a.kubeconfig);
     for (const w of warnings) warn(w);
-    return { objects, source: `the cluster at ${server}` };
+    return { objects: ObjectStore.of(objects), source: `the cluster at ${server}` };
   }
   const manifests = a.manifests ?? [];
   const { readManifests } = await import('./manifests-dir');
-  const { objects, warnings } = readManifests(manifests, '--manifests');
+  const { store, warnings } = readManifests(manifests, '--manifests');
   for (const w of warnings) warn(w);
-  return { objects, source: `--manifests ${manifests.join(' ')}` };
+  return { objects: store, source: `--manifests ${manifests.join(' ')}` };
 }
 
 async function offline(a: SourceArgs, query: PolicyQuery): Promise<PolicyReply> {
   const [{ objects, source }, { answerPolicyQuery }, { PolicyModel }] = await Promise.all([objectsOf(a), import('../policy/explain/answer'), import('../policy/explain/model')]);
-  return answerPolicyQuery(query, (futurePolicies) => PolicyModel.fromObjects(objects, { source, futurePolicies }));
+  return answerPolicyQuery(query, (futurePolicies) => PolicyModel.fromCache(objects, { source, futurePolicies }));
 }
 
 /** gRPC statuses the agent answers a question it cannot answer with: its words are the message. */

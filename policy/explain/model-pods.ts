@@ -43,19 +43,23 @@ function canonical(text: string): string | undefined {
   return CANONICAL_IPV4.test(text) ? text : canonicalIpText(text);
 }
 
-/** status.podIPs[].ip and status.podIP, as the agent reads them (agent/compile/policy.ts). */
-function listedIps(pod: KubeObject): string[] {
+/** status.podIPs[].ip and status.podIP, as the agent reads them (agent/compile/policy-objects.ts). */
+function forEachListedIp(pod: KubeObject, fn: (ip: string, pod: KubeObject) => void): void {
   const status = pod.status;
-  if (!status) return [];
-  const out: string[] = [];
+  if (!status) return;
   const podIPs = status.podIPs as ({ ip?: unknown } | null)[] | undefined;
   if (Array.isArray(podIPs)) {
     for (let i = 0; i < podIPs.length; i++) {
       const ip = podIPs[i]?.ip;
-      if (typeof ip === 'string') out.push(ip);
+      if (typeof ip === 'string') fn(ip, pod);
     }
   }
-  if (typeof status.podIP === 'string') out.push(status.podIP);
+  if (typeof status.podIP === 'string') fn(status.podIP, pod);
+}
+
+function listedIps(pod: KubeObject): string[] {
+  const out: string[] = [];
+  forEachListedIp(pod, (ip) => out.push(ip));
   return out;
 }
 
@@ -158,14 +162,10 @@ export class ModelPods {
       const pending: [KubeObject, string][] = [];
       const v4 = new Map<string, KubeObject[]>();
       const pods = this.objects.list('Pod');
-      // Indexed loops: this runs once per process over every pod, before the JIT has warmed up.
-      for (let i = 0; i < pods.length; i++) {
-        const ips = listedIps(pods[i]);
-        for (let j = 0; j < ips.length; j++) {
-          if (ips[j].includes(':')) pending.push([pods[i], ips[j]]);
-          else addPod(v4, canonical(ips[j]), pods[i]);
-        }
-      }
+      const index = (text: string, object: KubeObject) => (text.includes(':') ? pending.push([object, text]) : addPod(v4, canonical(text), object));
+      // Indexed loops and no list per pod: this runs once per process over every pod, before
+      // the JIT has warmed up.
+      for (let i = 0; i < pods.length; i++) forEachListedIp(pods[i], index);
       this.index = { 4: sortedById(v4), pendingV6: pending };
     }
     if (family === 6 && !this.index[6]) {

@@ -20,3 +20,14 @@ test('ASCII and UTF-8 manifests read alike: non-ASCII text comes out as written'
     ],
   );
 });
+
+test('an object defined twice: a warning naming the later file, and the later definition in the store', (t) => {
+  const dir = tempDir(t, 'manifests-dir');
+  const pod = (ip: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, status: { podIP: ip } });
+  fs.writeFileSync(path.join(dir, '10-first.json'), JSON.stringify(pod('10.0.0.1')));
+  fs.writeFileSync(path.join(dir, '20-second.json'), JSON.stringify(pod('10.0.0.2')));
+  const { objects, store, warnings } = readManifests([dir], '--manifests');
+  t.is(objects.length, 2);
+  t.deepEqual(warnings, [`${path.join(dir, '20-second.json')}: Pod/x/a is defined more than once; the last definition wins`]);
+  t.deepEqual(store.list('Pod').map((p) => p.status?.podIP), ['10.0.0.2']);
+});
