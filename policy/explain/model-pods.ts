@@ -1,8 +1,9 @@
 /**
  * The pods of a policy model, distilled exactly as the agent distils them
- * (agent/compile/policy.ts) but only as far as questions reach: a trace between two pods
- * distils those two and the pods sharing their addresses, not five thousand. What every
- * question needs is one light pass: pods by id and by address (the address texts only).
+ * (agent/compile/policy-objects.ts) but only as far as questions reach: a trace between two
+ * pods distils those two and the pods sharing their addresses, not five thousand. Pods are
+ * found by id through the objects' own index; by address, through one light pass over the
+ * address texts of every pod, made when a question first asks about an address.
  *
  * Pods the objects give no address get a placeholder (placeholders.ts). Placeholders must keep
  * clear of every pod's address and every policy's ipBlocks, so they are chosen, all at once,
@@ -33,14 +34,6 @@ export interface ModelPod {
   /** NetworkPolicy applies to it: a pod-network pod (not hostNetwork), not finished. */
   policyApplies: boolean;
   record: PodRecord;
-}
-
-/** A dotted quad as formatIp writes it (no leading zeros): its own canonical text, no parse needed. */
-const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/** The canonical text of an address a Pod object lists, or undefined (not an address). */
-function canonical(text: string): string | undefined {
-  return CANONICAL_IPV4.test(text) ? text : canonicalIpText(text);
 }
 
 /** status.podIPs[].ip and status.podIP, as the agent reads them (agent/compile/policy-objects.ts). */
@@ -162,7 +155,7 @@ export class ModelPods {
       const pending: [KubeObject, string][] = [];
       const v4 = new Map<string, KubeObject[]>();
       const pods = this.objects.list('Pod');
-      const index = (text: string, object: KubeObject) => (text.includes(':') ? pending.push([object, text]) : addPod(v4, canonical(text), object));
+      const index = (text: string, object: KubeObject) => (text.includes(':') ? pending.push([object, text]) : addPod(v4, canonicalIpText(text), object));
       // Indexed loops and no list per pod: this runs once per process over every pod, before
       // the JIT has warmed up.
       for (let i = 0; i < pods.length; i++) forEachListedIp(pods[i], index);
@@ -170,7 +163,7 @@ export class ModelPods {
     }
     if (family === 6 && !this.index[6]) {
       const v6 = new Map<string, KubeObject[]>();
-      for (const [object, listed] of this.index.pendingV6) addPod(v6, canonical(listed), object);
+      for (const [object, listed] of this.index.pendingV6) addPod(v6, canonicalIpText(listed), object);
       this.index[6] = sortedById(v6);
     }
     return this.index[family]!;
