@@ -50,12 +50,6 @@ function forEachListedIp(pod: KubeObject, fn: (ip: string, pod: KubeObject) => v
   if (typeof status.podIP === 'string') fn(status.podIP, pod);
 }
 
-function listedIps(pod: KubeObject): string[] {
-  const out: string[] = [];
-  forEachListedIp(pod, (ip) => out.push(ip));
-  return out;
-}
-
 const idOf = (pod: KubeObject): string => `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -174,7 +168,7 @@ export class ModelPods {
     if (!this.placeholders) {
       const addressless = this.objects
         .list('Pod')
-        .filter((o) => !listedIps(o).some((ip) => parseIp(ip)))
+        .filter((o) => !policyPodOf(o).pod.ips.some((ip) => parseIp(ip)))
         .map(idOf)
         .sort(compareText);
       let result: PlaceholderResult = { addresses: [], clear: true };
