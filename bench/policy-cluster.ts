@@ -7,6 +7,7 @@
  * selectors and matchExpressions, an endPort range and ipBlocks with excepts.
  */
 import type { KubeObject } from '../agent/objects';
+import { canonicalIpText } from '../policy/address';
 
 const DEPLOYMENTS = ['web', 'api', 'db', 'cache', 'worker'];
 const REPLICAS = 5;
@@ -60,7 +61,8 @@ function podObjects(o: Required<SyntheticClusterOptions>): KubeObject[] {
       for (let r = 0; r < REPLICAS; r++, k++) {
         const node = (k * 7) % o.nodes; // replicas spread over nodes
         const n = ++perNode[node];
-        const ips = [`${o.v4Prefix}.${node}.${n}`, ...(ns % 5 === 0 ? [`${o.v6Prefix}:${node.toString(16)}::${n.toString(16)}`] : [])];
+        // IPv6 as kubelet reports it (Go's net.IP.String: RFC 5952), as in every real cluster.
+        const ips = [`${o.v4Prefix}.${node}.${n}`, ...(ns % 5 === 0 ? [canonicalIpText(`${o.v6Prefix}:${node.toString(16)}:0:0:0:${n.toString(16)}`)!] : [])];
         const labels: Record<string, string> = { app, 'pod-template-hash': `${ns}-${app}`, tier: app === 'web' || app === 'api' ? 'frontend' : 'backend', version: r % 2 ? 'v1' : 'v2' };
         if (ns === 0 && app === 'web') labels['k8s-app'] = 'kube-dns';
         pods.push({

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { skipHelpCaching } from './help-caching';
 import { UsageError } from './output';
 
 function programName(): string {
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
       throw err ?? new UsageError(msg.replace(/\n\s*/g, ' '));
     });
   for (const add of await commandGroups(argv)) cli = add(cli);
+  skipHelpCaching(cli);
   await cli.parseAsync();
 }
 

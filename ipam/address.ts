@@ -1,8 +1,9 @@
 /**
  * IP addresses as numbers, so that ranges can be walked and compared with plain BigInt
  * arithmetic. Validation is node:net's (`isIPv6`; IPv4 by a pattern that accepts exactly what
- * its isIPv4 does, tested); this module only converts validated text to and from numbers. ip-cidr would do the same job but costs ~20 ms to load, which is more than
- * host-local's whole ADD, and it gives no "next address" operation anyway.
+ * its isIPv4 does, and canonical IPv6 by its shape, both tested); this module only converts
+ * validated text to and from numbers. ip-cidr would do the same job but costs ~20 ms to load,
+ * which is more than host-local's whole ADD, and it gives no "next address" operation anyway.
  *
  * Text output matches Go's net.IP.String() (what host-local writes as file names): dotted quad
  * for IPv4, RFC 5952 for IPv6; the byte-level conversions are kernel/netlink/ip.ts's.
@@ -41,14 +42,47 @@ function toBytes(address: Address): Buffer {
 /** A dotted quad exactly as node:net's isIPv4 accepts one (no leading zeros), octets captured. */
 export const IPV4_PATTERN = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** A group as RFC 5952 writes it: lower case, no leading zero. */
+const IPV6_GROUP = /^(?:0|[1-9a-f][0-9a-f]{0,3})$/;
+
+/** The longest run of "0" groups. */
+function longestZeroRun(groups: readonly string[]): number {
+  let longest = 0;
+  let run = 0;
+  for (const g of groups) {
+    run = g === '0' ? run + 1 : 0;
+    if (run > longest) longest = run;
+  }
+  return longest;
+}
+
+/**
+ * Whether `text` is an IPv6 address written as RFC 5952 (and formatIp) writes it: lower-case
+ * groups without leading zeros, the longest run of two or more zero groups (the first of equal
+ * ones) as "::", no dotted tail. False for anything else, canonical or not: the caller parses.
+ */
+export function isCanonicalIpv6(text: string): boolean {
+  const halves = text.split('::');
+  if (halves.length > 2) return false;
+  const [left, right] = halves.map((h) => (h === '' ? [] : h.split(':')));
+  const groups = right ? [...left, ...right] : left;
+  if (!groups.every((g) => IPV6_GROUP.test(g))) return false;
+  if (!right) return groups.length === 8 && longestZeroRun(groups) < 2;
+  const compressed = 8 - groups.length;
+  // The run "::" stands for is whole (no zero group beside it), the longest, and the first of its length.
+  return compressed >= 2 && left.at(-1) !== '0' && right[0] !== '0' && longestZeroRun(left) < compressed && longestZeroRun(right) <= compressed;
+}
+
 /** Parses an IPv4 or IPv6 address; undefined when it is not one (zone ids are refused). */
 export function parseAddress(text: string): Address | undefined {
   const v4 = IPV4_PATTERN.exec(text);
   if (v4) return { family: 4, value: BigInt(((+v4[1] << 24) >>> 0) + (+v4[2] << 16) + (+v4[3] << 8) + +v4[4]) };
-  // Without a colon it is no address. node:net is asked only then: its IPv6 pattern costs ~5 ms
-  // to compile at first use, which a CLI asking "is NS/POD an address?" need not pay.
+  // Without a colon it is no address. node:net is asked only for IPv6 text that is not written
+  // canonically (addresses from objects and the kernel nearly always are): its IPv6 pattern costs
+  // ~3-5 ms to compile at first use, a twentieth of a CLI question.
   if (!text.includes(':') || text.includes('%')) return undefined;
-  return net.isIPv6(text) ? { family: 6, value: toBigInt(ipToBytes(text)) } : undefined;
+  if (isCanonicalIpv6(text)) return { family: 6, value: toBigInt(ipToBytes(text, 6)) };
+  return net.isIPv6(text) ? { family: 6, value: toBigInt(ipToBytes(text, 6)) } : undefined;
 }
 
 /** Parses "address/prefix"; the address part may have host bits set (callers decide). */

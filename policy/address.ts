@@ -3,9 +3,9 @@
  * prints them), ranges of addresses, and the conversion of a range into the fewest CIDRs that
  * cover exactly it. Pure.
  */
-import { bitsOf, formatAddress, IPV4_PATTERN, parseAddress, parseCidr, type Family } from '../ipam/address';
+import { bitsOf, formatAddress, IPV4_PATTERN, isCanonicalIpv6, parseAddress, parseCidr, type Family } from '../ipam/address';
 
-export type { Family } from '../ipam/address';
+export { isCanonicalIpv6, type Family } from '../ipam/address';
 
 /** An inclusive range of addresses of one family. */
 export interface AddressRange {
@@ -40,37 +40,6 @@ export function canonicalIpText(text: string): string | undefined {
   if (IPV4_PATTERN.test(text) || isCanonicalIpv6(text)) return text;
   const a = parseIp(text);
   return a ? formatIp(a.family, a.value) : undefined;
-}
-
-/** A group as RFC 5952 writes it: lower case, no leading zero. */
-const IPV6_GROUP = /^(?:0|[1-9a-f][0-9a-f]{0,3})$/;
-
-/** The longest run of "0" groups. */
-function longestZeroRun(groups: readonly string[]): number {
-  let longest = 0;
-  let run = 0;
-  for (const g of groups) {
-    run = g === '0' ? run + 1 : 0;
-    if (run > longest) longest = run;
-  }
-  return longest;
-}
-
-/**
- * Whether `text` is an IPv6 address written as RFC 5952 (and formatIp) writes it: lower-case
- * groups without leading zeros, the longest run of two or more zero groups (the first of equal
- * ones) as "::", no dotted tail. False for anything else, canonical or not: the caller parses.
- */
-export function isCanonicalIpv6(text: string): boolean {
-  const halves = text.split('::');
-  if (halves.length > 2) return false;
-  const [left, right] = halves.map((h) => (h === '' ? [] : h.split(':')));
-  const groups = right ? [...left, ...right] : left;
-  if (!groups.every((g) => IPV6_GROUP.test(g))) return false;
-  if (!right) return groups.length === 8 && longestZeroRun(groups) < 2;
-  const compressed = 8 - groups.length;
-  // The run "::" stands for is whole (no zero group beside it), the longest, and the first of its length.
-  return compressed >= 2 && left.at(-1) !== '0' && right[0] !== '0' && longestZeroRun(left) < compressed && longestZeroRun(right) <= compressed;
 }
 
 /** A CIDR as the range it covers; host bits of the address are ignored (as Kubernetes does). */

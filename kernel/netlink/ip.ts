@@ -41,9 +41,9 @@ function ipv6Bytes(text: string): number[] {
   return groups.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
-/** 4 or 16 bytes in network order. */
-export function ipToBytes(ip: string): Buffer {
-  return Buffer.from(familyOf(ip) === 4 ? ipv4Bytes(ip) : ipv6Bytes(ip));
+/** 4 or 16 bytes in network order. `family`: given by a caller that has validated `ip` already. */
+export function ipToBytes(ip: string, family: IpFamily = familyOf(ip)): Buffer {
+  return Buffer.from(family === 4 ? ipv4Bytes(ip) : ipv6Bytes(ip));
 }
 
 function formatIPv6(bytes: Buffer): string {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import net from 'node:net';
 import {
   formatAddress,
   lastAddress,
@@ -30,6 +31,26 @@ test('IPv6 prints like Go net.IP.String (the names host-local gives address file
   t.is(roundTrip('::1'), '::1');
   t.is(roundTrip('2001:db8::1.2.3.4'), '2001:db8::102:304');
   t.deepEqual(parseAddress('fd00::1'), { family: 6, value: (0xfd00n << 112n) | 1n });
+});
+
+test('IPv6: canonical text (read by its shape) and every other form (read by node:net) give the same number', (t) => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  for (let i = 0; i < 2000; i++) {
+    // Groups with many zeros, so that "::" falls everywhere, at either end too.
+    const groups = Array.from({ length: 8 }, () => (next() % 3 === 0 ? 0 : next() % 65536));
+    const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+    const hex = groups.map((g) => g.toString(16));
+    const canonical = formatAddress({ family: 6, value });
+    const written = [canonical, canonical.toUpperCase(), hex.join(':'), groups.map((g) => g.toString(16).padStart(4, '0')).join(':')];
+    for (const text of written) t.deepEqual(parseAddress(text), { family: 6, value }, text);
+  }
+  const refused = ['1::2::3', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2:3:4:5:6:7:8', '12345::', 'g::1', '::1%eth0', ':::', '1:::2', 'fd00::/64', ' ::1'];
+  for (const text of refused) {
+    t.is(parseAddress(text), undefined, text);
+    t.false(net.isIPv6(text) && !text.includes('%'), `node:net agrees on ${text}`);
+  }
+  t.deepEqual(parseAddress('::ffff:10.1.2.3'), { family: 6, value: 0xffff0a010203n });
 });
 
 test('anything that is not a plain address is refused', (t) => {
