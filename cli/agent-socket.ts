@@ -54,17 +54,17 @@ export async function socketOf(a: AgentArgs): Promise<string> {
 export async function askAgent<R>(a: AgentArgs, fn: (client: AgentClient) => Promise<R>, answered: readonly StatusName[] = []): Promise<{ socket: string; result: R }> {
   const socket = await socketOf(a);
   if (!fs.existsSync(socket)) throw new Error(`no agent socket at ${socket} (is weft-agent running? --socket PATH)`);
-  const [grpc, { createAgentClient }] = await Promise.all([import('@grpc/grpc-js'), import('../agent/api/client')]);
+  const { status, createAgentClient } = await import('./agent-link');
   const client = createAgentClient(socket, a.timeout * 1000);
   try {
     return { socket, result: await fn(client) };
   } catch (err) {
     const { code, details } = err as { code?: number; details?: string };
     const why = details || (err as Error).message;
-    if (code !== undefined && answered.some((name) => grpc.status[name] === code)) throw new Error(why, { cause: err });
-    if (code === grpc.status.UNIMPLEMENTED) throw new Error(`the agent at ${socket} cannot answer this: ${why}`, { cause: err });
+    if (code !== undefined && answered.some((name) => status[name] === code)) throw new Error(why, { cause: err });
+    if (code === status.UNIMPLEMENTED) throw new Error(`the agent at ${socket} cannot answer this: ${why}`, { cause: err });
     // A socket file nobody listens on (an agent that died): grpc-js says so in many words.
-    const refused = code === grpc.status.UNAVAILABLE ? /No connection established.*connect (E[A-Z]+)/.exec(why)?.[1] : undefined;
+    const refused = code === status.UNAVAILABLE ? /No connection established.*connect (E[A-Z]+)/.exec(why)?.[1] : undefined;
     if (refused) throw new Error(`nothing answers on ${socket} (${refused}): is weft-agent running? (--socket PATH)`, { cause: err });
     throw new Error(`no answer from the agent at ${socket}: ${why}`, { cause: err });
   } finally {

@@ -11,6 +11,8 @@
  * - The code cache: V8 keeps the bytecode of the functions a run compiled. A few runs of the
  *   bundle fill it (each adds what it compiled): offline questions on examples/policy, the same
  *   questions asked of a real agent API server answering from those objects, help and an error.
+ * - Parts (bundle-run.ts PARTS): a module the bundle requires only for some commands, bundled on
+ *   its own with its own code cache; in the bundle, a call to requirePart stands in its place.
  * - The manifest: the files the bundle was made from as it read them (size, time, content
  *   hash), so that a bundle made from other modules than those in dist/ is not run (bundle-run.ts).
  */
@@ -24,7 +26,7 @@ import { LocalEndpoints } from '../agent/api/endpoints';
 import { policyAnswerer } from '../agent/api/policy-answers';
 import { startAgentApi, type AgentApi } from '../agent/api/server';
 import { ObjectCache } from '../agent/cache';
-import { BUNDLE_FILE, CODE_CACHE_FILE, FILL_CODE_CACHE_ENV, MANIFEST_FILE, sha1, stampOf, type BundleManifest, type Stamp } from './bundle-run';
+import { BUNDLE_FILE, CODE_CACHE_FILE, FILL_CODE_CACHE_ENV, MANIFEST_FILE, PARTS, partBundleFile, partCodeCacheFile, sha1, stampOf, type BundleManifest, type PartName, type Stamp } from './bundle-run';
 import { readManifests } from './manifests-dir';
 
 const CLI_DIR = __dirname;
@@ -50,6 +52,25 @@ function labStaysFiles(dir: string): Plugin {
         const inLab = target.startsWith(path.join(DIST, 'lab') + path.sep) || target.replace(/\.js$/, '') === path.join(CLI_DIR, 'lab');
         return inLab ? { path: requirePath(dir, target), external: true } : undefined;
       });
+    },
+  };
+}
+
+/** In the bundle, each part's module is a call to requirePart (bundle-run.js, required from dist/ at run time). */
+function partsApart(dir: string): Plugin {
+  const runner = requirePath(dir, path.join(CLI_DIR, 'bundle-run.js'));
+  return {
+    name: 'parts-apart',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (args.namespace === 'weft-part') return { path: args.path, external: true };
+        const part = PARTS.find((p) => path.resolve(args.resolveDir, args.path).replace(/\.js$/, '') === path.join(CLI_DIR, p));
+        return part ? { path: part, namespace: 'weft-part' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'weft-part' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require(${JSON.stringify(runner)}).requirePart(${JSON.stringify(args.path)});`,
+      }));
     },
   };
 }
@@ -80,30 +101,51 @@ function readModules(dir: string, stamps: Map<string, Stamp>): Plugin {
   };
 }
 
-/** Bundles into `dir`; returns the stamps of the inputs as they were read. */
+/** What both kinds of bundle are built with. */
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // Less to read and parse at each start; names are kept for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: ROOT,
+} as const;
+
+/** A part's packages must not be in the bundle as well: that is what the part saves. */
+const PART_PACKAGES: Record<PartName, string> = { 'agent-link': '@grpc/grpc-js' };
+
+/** Bundles weftctl and its parts into `dir`; returns the stamps of the inputs as they were read. */
 async function bundle(dir: string): Promise<Stamp[]> {
   const stamps = new Map<string, Stamp>();
-  const result = await build({
-    entryPoints: [path.join(CLI_DIR, 'main.js')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    outfile: path.join(dir, BUNDLE_FILE),
-    // Less to read and parse at each start; names are kept for stack traces.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    metafile: true,
-    absWorkingDir: ROOT,
-    // The server's proto loader (agent/api/proto.ts loads it only when serving): never run here.
-    // The Kubernetes client: only --kubeconfig loads it (cli/cluster-objects.ts), from
-    // node_modules; in the bundle it would make every start read a file several times larger.
-    external: ['@grpc/proto-loader', '@kubernetes/client-node'],
-    plugins: [labStaysFiles(dir), readModules(dir, stamps)],
-  });
-  const inputs = Object.keys(result.metafile.inputs).map((f) => path.join(ROOT, f));
+  const builds = [
+    build({
+      ...COMMON,
+      entryPoints: [path.join(CLI_DIR, 'main.js')],
+      outfile: path.join(dir, BUNDLE_FILE),
+      // The server's proto loader (agent/api/proto.ts loads it only when serving): never run here.
+      // The Kubernetes client: only --kubeconfig loads it (cli/cluster-objects.ts), from
+      // node_modules; in the bundle it would make every start read a file several times larger.
+      external: ['@grpc/proto-loader', '@kubernetes/client-node'],
+      plugins: [labStaysFiles(dir), partsApart(dir), readModules(dir, stamps)],
+    }),
+    ...PARTS.map((part) =>
+      build({ ...COMMON, entryPoints: [path.join(CLI_DIR, `${part}.js`)], outfile: path.join(dir, partBundleFile(part)), external: ['@grpc/proto-loader'], plugins: [readModules(dir, stamps)] }),
+    ),
+  ];
+  const [main, ...parts] = await Promise.all(builds);
+  const mainInputs = Object.keys(main.metafile.inputs);
+  for (const part of PARTS) {
+    const doubled = mainInputs.find((f) => f.includes(`node_modules/${PART_PACKAGES[part]}/`));
+    if (doubled) throw new Error(`the bundle holds ${doubled}, which its ${part} part is for: a module requires it other than through cli/${part}`);
+  }
+  // Files only: a part's stand-in in the bundle ("weft-part:NAME") is made here, not read.
+  const files = [main, ...parts].flatMap((r) => Object.keys(r.metafile.inputs)).filter((f) => !f.startsWith('weft-part:'));
+  const inputs = [...new Set(files)].map((f) => path.join(ROOT, f));
   const unread = inputs.filter((f) => !inPackages(f) && !stamps.has(path.relative(ROOT, f)));
   if (unread.length > 0) throw new Error(`bundled without a stamp: ${unread.join(', ')}`);
   // The packages as one: npm rewrites this file whenever it installs.
@@ -149,8 +191,8 @@ export async function exampleAgentApi(socketPath: string): Promise<AgentApi> {
   });
 }
 
-/** Fills the code cache of the bundle in `dir` from runs of it; returns the cache's file. */
-async function fillCodeCache(dir: string): Promise<string> {
+/** Fills the code caches of the bundle in `dir` and of its parts from runs of it; keeps them beside the bundles. */
+async function fillCodeCache(dir: string): Promise<void> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-cli-bundle-'));
   try {
     const api = path.join(scratch, 'agent.sock');
@@ -169,9 +211,11 @@ async function fillCodeCache(dir: string): Promise<string> {
     } finally {
       await server.close();
     }
-    const kept = path.join(dir, CODE_CACHE_FILE);
-    fs.copyFileSync(cacheFile, kept);
-    return kept;
+    fs.copyFileSync(cacheFile, path.join(dir, CODE_CACHE_FILE));
+    for (const part of PARTS) {
+      if (!fs.existsSync(`${cacheFile}.${part}`)) throw new Error(`no run of weftctl's bundle used its ${part} part`);
+      fs.copyFileSync(`${cacheFile}.${part}`, path.join(dir, partCodeCacheFile(part)));
+    }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -192,10 +236,12 @@ function writeManifest(dir: string, manifest: BundleManifest): void {
 export async function buildCliBundle(dir: string = CLI_DIR): Promise<void> {
   // An old manifest must not vouch for the files about to be replaced.
   fs.rmSync(path.join(dir, MANIFEST_FILE), { force: true });
-  fs.rmSync(path.join(dir, CODE_CACHE_FILE), { force: true });
+  for (const file of [CODE_CACHE_FILE, ...PARTS.map(partCodeCacheFile)]) fs.rmSync(path.join(dir, file), { force: true });
   const inputs = await bundle(dir);
-  const cache = await fillCodeCache(dir);
-  writeManifest(dir, { inputs, bundle: stampOf(ROOT, path.relative(ROOT, path.join(dir, BUNDLE_FILE))), codeCache: stampOf(ROOT, path.relative(ROOT, cache)) });
+  await fillCodeCache(dir);
+  const stamp = (file: string): Stamp => stampOf(ROOT, path.relative(ROOT, path.join(dir, file)));
+  const parts = Object.fromEntries(PARTS.map((part) => [part, { bundle: stamp(partBundleFile(part)), codeCache: stamp(partCodeCacheFile(part)) }]));
+  writeManifest(dir, { inputs, bundle: stamp(BUNDLE_FILE), codeCache: stamp(CODE_CACHE_FILE), parts });
 }
 
 // Quiet when it succeeds, as the rest of `npm run build`.

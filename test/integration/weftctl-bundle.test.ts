@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleCommand, buildCliBundle, exampleAgentApi } from '../../cli/bundle-build';
-import { BUNDLE_FILE, CODE_CACHE_FILE, MANIFEST_FILE, type BundleManifest } from '../../cli/bundle-run';
+import { BUNDLE_FILE, CODE_CACHE_FILE, MANIFEST_FILE, PARTS, partBundleFile, partCodeCacheFile, type BundleManifest } from '../../cli/bundle-run';
 import { tempDir } from '../helpers/tmp';
 
 const MAIN = path.join(__dirname, '..', '..', 'cli', 'main.js');
@@ -47,7 +47,11 @@ test('the bundle answers, helps and fails exactly as the modules do', async (t) 
   const bundleDir = path.join(dir, 'bundle');
   fs.mkdirSync(bundleDir);
   await buildCliBundle(bundleDir);
-  t.true([BUNDLE_FILE, CODE_CACHE_FILE, MANIFEST_FILE].every((f) => fs.existsSync(path.join(bundleDir, f))));
+  const parts = PARTS.flatMap((part) => [partBundleFile(part), partCodeCacheFile(part)]);
+  t.true([BUNDLE_FILE, CODE_CACHE_FILE, MANIFEST_FILE, ...parts].every((f) => fs.existsSync(path.join(bundleDir, f))));
+  // What talks to an agent is in its part only: the bundle an offline question reads is the smaller.
+  t.false(fs.readFileSync(path.join(bundleDir, BUNDLE_FILE), 'utf8').includes('grpc-js'));
+  t.true(fs.readFileSync(path.join(bundleDir, partBundleFile('agent-link')), 'utf8').includes('grpc-js'));
   const socket = await agentApi(t, dir);
   const stale = path.join(dir, 'stale.sock');
   fs.writeFileSync(stale, '');

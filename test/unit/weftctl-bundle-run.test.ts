@@ -6,20 +6,22 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleProblem, MANIFEST_FILE, stampOf, type BundleManifest } from '../../cli/bundle-run';
+import { bundleProblem, MANIFEST_FILE, PARTS, partBundleFile, stampOf, type BundleManifest } from '../../cli/bundle-run';
 import { tempDir } from '../helpers/tmp';
 
 function setup(t: { teardown(fn: () => void): void }) {
   const root = tempDir(t, 'bundle-run');
   const dir = path.join(root, 'dist', 'cli');
   fs.mkdirSync(dir, { recursive: true });
-  for (const f of ['dist/cli/main.js', 'dist/policy/model.js', 'node_modules/.package-lock.json', 'dist/cli/weftctl.bundle.js']) {
+  const parts = PARTS.map((part) => `dist/cli/${partBundleFile(part)}`);
+  for (const f of ['dist/cli/main.js', 'dist/policy/model.js', 'node_modules/.package-lock.json', 'dist/cli/weftctl.bundle.js', ...parts]) {
     fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
     fs.writeFileSync(path.join(root, f), `// ${f}\n`);
   }
   const manifest: BundleManifest = {
     inputs: ['dist/cli/main.js', 'dist/policy/model.js', 'node_modules/.package-lock.json'].map((f) => stampOf(root, f)),
     bundle: stampOf(root, 'dist/cli/weftctl.bundle.js'),
+    parts: Object.fromEntries(PARTS.map((part, i) => [part, { bundle: stampOf(root, parts[i]) }])),
   };
   fs.writeFileSync(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest));
   return { root, dir };
@@ -63,6 +65,17 @@ test('a changed module, a missing one, reinstalled packages or another bundle ma
   const fourth = setup(t);
   fs.writeFileSync(path.join(fourth.root, 'dist/cli/weftctl.bundle.js'), '// another bundle, of another size\n');
   t.is(bundleProblem(fourth.dir, fourth.root), 'dist/cli/weftctl.bundle.js changed since the bundle was made');
+
+  // A part's bundle changed, or a manifest that has no part (made before parts were).
+  const fifth = setup(t);
+  fs.appendFileSync(path.join(fifth.root, 'dist/cli', partBundleFile('agent-link')), 'x');
+  t.is(bundleProblem(fifth.dir, fifth.root), `dist/cli/${partBundleFile('agent-link')} changed since the bundle was made`);
+  const sixth = setup(t);
+  const manifestFile = path.join(sixth.dir, MANIFEST_FILE);
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as BundleManifest;
+  delete manifest.parts;
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+  t.is(bundleProblem(sixth.dir, sixth.root), 'no agent-link part');
 });
 
 test('no manifest, or one that is not JSON or not a manifest: no bundle', (t) => {
