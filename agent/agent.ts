@@ -141,7 +141,7 @@ export class Agent {
     this.applyingPolicy = state.policy;
     let applied: ApplyOutcome;
     try {
-      applied = await backend.apply(state, { fromKernel: resync });
+      applied = await backend.apply(state, { fromKernel: resync ? 'if-changed' : false });
       if (state.policy !== this.appliedPolicy) [this.previousPolicy, this.appliedPolicy] = [this.appliedPolicy, state.policy];
     } finally {
       this.applyingPolicy = undefined;

@@ -70,9 +70,11 @@ export interface ApplyOptions {
   /**
    * Read what the kernel has instead of trusting what this backend committed last: for the
    * periodic resync, which reverts changes made behind the agent's back. Reading a large
-   * ruleset back costs far more than the change itself, so other syncs skip it.
+   * ruleset back costs far more than the change itself, so other syncs skip it. 'if-changed':
+   * only when the kernel may have been changed since this backend's last commit, as far as the
+   * backend can tell (nftables: the ruleset's generation); otherwise it is read back.
    */
-  fromKernel?: boolean;
+  fromKernel?: boolean | 'if-changed';
 }
 
 /** A backend that makes the kernel match a NodeState, in one transaction per apply. */

@@ -105,6 +105,8 @@ export class FakeNft implements Nft {
   private state: FakeState = { nextTableHandle: 1, tables: new Map() };
   /** Every transaction that applied, as rendered, oldest first. */
   readonly history: string[] = [];
+  /** The ruleset generation: one more at every batch that changed something, as the kernel's. */
+  private generationId = 1;
 
   async run(tx: Transaction): Promise<void> {
     await this.runAll([tx]);
@@ -120,6 +122,11 @@ export class FakeNft implements Nft {
     }
     this.state = next;
     for (const tx of transactions) if (tx.size > 0) this.history.push(tx.render());
+    if (transactions.some((tx) => tx.size > 0)) this.generationId++;
+  }
+
+  async generation(): Promise<number | undefined> {
+    return this.generationId;
   }
 
   async check(tx: Transaction): Promise<void> {

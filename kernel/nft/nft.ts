@@ -7,6 +7,7 @@
  */
 import { execTool, systemBinary } from '../exec';
 import { NftError, nftErrorFromOutput, parseNftDiagnostics } from './errors';
+import { nftGeneration } from './generation';
 import { chainFromJson, parseNftJson, ruleSummaryFromJson, setFromJson, tableFromJson } from './parse-json';
 import { parseNftText } from './parse-text';
 import { renderTableRef } from './render';
@@ -48,6 +49,11 @@ export interface Nft {
    * the table does not exist. Chain comments that only the text listing shows are absent.
    */
   listObjects(table: TableRef): Promise<TableObjects | undefined>;
+  /**
+   * The ruleset's generation (generation.ts): one more at every committed transaction of any
+   * writer; undefined when it cannot be read.
+   */
+  generation(): Promise<number | undefined>;
 }
 
 /** Picks one kind out of a ruleset; shared by the real and the fake implementation. */
@@ -122,6 +128,11 @@ export class NftCli implements Nft {
       maps: objects.filter((o) => o.kind === 'map').map((o) => setFromJson(o.body)),
       ruleSummaries: objects.filter((o) => o.kind === 'rule').map((o) => ruleSummaryFromJson(o.body)),
     };
+  }
+
+  async generation(): Promise<number | undefined> {
+    // Unreadable (an old kernel, no netlink access): callers then read the table back, as before.
+    return nftGeneration(this.options.netns).catch(() => undefined);
   }
 
   private async apply(transactions: readonly Transaction[], args: string[]): Promise<void> {

@@ -264,6 +264,29 @@ test('FakeNft accepts and refuses the same transactions as nft, at the same line
   assertRootUntouched(t);
 });
 
+test('the ruleset generation moves by one per committed batch, of any table or tool, and not when read, failed or elsewhere', async (t) => {
+  const { ns, kernel } = setup(t);
+  const other = setup(t);
+  const start = await kernel.generation();
+  t.true(Number.isInteger(start));
+  const otherStart = await other.kernel.generation();
+  await kernel.run(fullTransaction());
+  t.is(await kernel.generation(), start! + 1, 'one batch of 13 operations is one commit');
+  await kernel.listRuleset(WEFT);
+  await kernel.listObjects(WEFT);
+  t.is(await kernel.generation(), start! + 1, 'reading commits nothing');
+  await t.throwsAsync(kernel.run(new Transaction(WEFT).add(nft.rule({ chain: 'input', rule: 'jump nowhere' }))));
+  t.is(await kernel.generation(), start! + 1, 'a refused batch commits nothing');
+  // Another writer: nft by hand on another table, then iptables-nft.
+  await execTool(systemBinary('nft'), ['add', 'table', 'ip', 'someone-else'], { netns: ns });
+  t.is(await kernel.generation(), start! + 2);
+  const ipt = await execTool(systemBinary('iptables'), ['-w', '-A', 'INPUT', '-s', '192.0.2.1', '-j', 'ACCEPT'], { netns: ns });
+  t.is(ipt.code, 0, ipt.stderr);
+  t.true((await kernel.generation())! > start! + 2, 'iptables-nft commits too');
+  t.is(await other.kernel.generation(), otherStart, "another namespace's ruleset is its own");
+  assertRootUntouched(t);
+});
+
 test('tools run inside the namespace, are found in system directories, and a missing one is an ExecError', async (t) => {
   const ns = tempNetns(t, 'exec');
   const r = await execTool('readlink', ['/proc/self/ns/net'], { netns: ns });

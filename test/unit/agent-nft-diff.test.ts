@@ -14,6 +14,18 @@ const state = (pods: [string, string[]][]): NodeState => ({
   localPods: pods.map(([name, ips]) => ({ namespace: 'default', name, ips })),
 });
 
+/** A FakeNft that counts the table reads (listObjects); `listObjects` reads without counting. */
+function countingReads(): { fake: FakeNft; reads: { count: number }; listObjects: FakeNft['listObjects'] } {
+  const fake = new FakeNft();
+  const reads = { count: 0 };
+  const listObjects = fake.listObjects.bind(fake);
+  fake.listObjects = async (ref) => {
+    reads.count++;
+    return listObjects(ref);
+  };
+  return { fake, reads, listObjects };
+}
+
 async function applied(fake: FakeNft, desired: DesiredTable): Promise<Transaction> {
   const tx = diffTable(W, desired, await fake.listObjects(W));
   await fake.run(tx);
@@ -119,13 +131,7 @@ test('the backend reports changes and rule counts, and a second apply changes no
 });
 
 test('what an apply committed is what the kernel lists back, so later applies skip the read; a drift is reverted by the resync that reads', async (t) => {
-  const fake = new FakeNft();
-  const reads = { count: 0 };
-  const listObjects = fake.listObjects.bind(fake);
-  fake.listObjects = async (ref) => {
-    reads.count++;
-    return listObjects(ref);
-  };
+  const { fake, reads, listObjects } = countingReads();
   const backend = new NftablesBackend(fake, 'weft');
   const withPolicy: NodeState = {
     ...state([['a', ['10.244.1.2', 'fd00::2']], ['b', ['10.244.1.3']]]),
@@ -163,6 +169,37 @@ test('what an apply committed is what the kernel lists back, so later applies sk
   await backend.apply(state([['b', ['10.244.1.3']]]));
   t.is(reads.count, 3, 'only the apply after the failure read again');
   t.is(diffTable(W, renderNodeTable(state([['b', ['10.244.1.3']]])), await listObjects(W)).size, 0);
+});
+
+test("the periodic resync reads the kernel back only when the ruleset's generation moved since the backend's own commit", async (t) => {
+  const { fake, reads, listObjects } = countingReads();
+  const backend = new NftablesBackend(fake, 'weft');
+  const s = state([['a', ['10.244.1.2']], ['b', ['10.244.1.3']]]);
+  await backend.apply(s);
+  t.is(reads.count, 1);
+  // Nothing written since: the resync trusts the commit, with or without a change to make.
+  t.is((await backend.apply(s, { fromKernel: 'if-changed' })).changes, 0);
+  t.true((await backend.apply(state([['a', ['10.244.1.2']]]), { fromKernel: 'if-changed' })).changes > 0);
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]), { fromKernel: 'if-changed' })).changes, 0);
+  t.is(reads.count, 1, 'no read while only the backend wrote');
+  // `fromKernel: true` still reads, always.
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]), { fromKernel: true })).changes, 0);
+  t.is(reads.count, 2);
+
+  // Another writer commits, to another table: the generation moves, the resync reads.
+  await fake.run(new Transaction({ family: 'ip', name: 'other' }).add({ kind: 'table' }));
+  t.is((await backend.apply(state([['a', ['10.244.1.2']]]), { fromKernel: 'if-changed' })).changes, 0);
+  t.is(reads.count, 3);
+  // A drift in weft's own table between two of the backend's commits: its next commit is not
+  // the only one since, so the resync after it reads, and reverts the drift.
+  await fake.run(new Transaction(W).delete({ kind: 'element', set: 'local-pods-v4', key: ['10.244.1.2'] }));
+  t.true((await backend.apply(s)).changes > 0);
+  t.is(reads.count, 3);
+  t.is((await backend.apply(s, { fromKernel: 'if-changed' })).changes, 1, 'the deleted element is back');
+  t.is(reads.count, 4);
+  t.is(diffTable(W, renderNodeTable(s), await listObjects(W)).size, 0);
+  t.is((await backend.apply(s, { fromKernel: 'if-changed' })).changes, 0);
+  t.is(reads.count, 4, 'trusted again after a read that no commit interrupted');
 });
 
 test("a set the data path fills (session affinity) keeps the kernel's elements; its flags compare without 'dynamic', which nft 1.0.x does not list", async (t) => {
