@@ -13,6 +13,12 @@
  * packets are accepted by conntrack before any of it, so throughput mostly shows the base
  * chains' cost and the connection rate shows the per-connection lookups.
  *
+ * Each visit of a level measures each path REPEATS times, the paths alternating, so that a level
+ * has runs x REPEATS samples (a level change takes up to a minute at 1,000 policies; a
+ * measurement, seconds). The agents' CPU time during the measurements is said per level: work
+ * an agent does meanwhile (a periodic resync) takes the cores the traffic runs on, and shows
+ * there, not as a slower data path.
+ *
  * nftables by default; WEFT_BENCH_DATAPATH_BACKENDS=nftables,iptables (or iptables) measures
  * the iptables backend too, in a lab of its own (its figures are named "iptables, ...").
  */
@@ -36,6 +42,8 @@ import { quantile } from './stats';
 import { tcpConnectRate, tcpRoundTripUs, tcpThroughputGbps } from './traffic';
 
 const LEVELS = [0, 100, 1000] as const;
+/** Measurements of each path per visit of a level. */
+const REPEATS = 2;
 type Level = (typeof LEVELS)[number];
 
 interface Endpoint {
@@ -217,6 +225,22 @@ async function measure(client: Endpoint, server: Endpoint, seconds: number): Pro
   return { gbps, rttUs, connPerS };
 }
 
+/** CPU seconds (user + system) the processes have used so far, from /proc. */
+function cpuSeconds(pids: readonly number[]): number {
+  const ticks = 100; // USER_HZ, 100 on Linux
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / ticks;
+    } catch {
+      // A process gone: its time is not counted.
+    }
+  }
+  return total;
+}
+
 /** The backends measured: WEFT_BENCH_DATAPATH_BACKENDS (comma-separated), nftables by default (each pass takes minutes). */
 function datapathBackends(): AgentBackend[] {
   const words = (process.env.WEFT_BENCH_DATAPATH_BACKENDS ?? 'nftables').split(',').map((w) => w.trim()).filter((w) => w !== '');
@@ -233,7 +257,7 @@ async function datapathOf(backend: AgentBackend, runs: number): Promise<void> {
   const name = `bench-pd-${crypto.randomBytes(2).toString('hex')}`;
   const untrack = trackLab(name, root);
   const seconds = 3;
-  console.log(`\nNetworkPolicy on the data path: lab, 2 nodes (vxlan), ${backend}; 0 / 100 / 1,000 policies in force, ${runs} runs interleaved; iperf3 ${seconds} s pinned, 1-byte TCP RR, sequential TCP connects for 2 s`);
+  console.log(`\nNetworkPolicy on the data path: lab, 2 nodes (vxlan), ${backend}; 0 / 100 / 1,000 policies in force, ${runs} runs interleaved, ${REPEATS} measurements per path and run; iperf3 ${seconds} s pinned, 1-byte TCP RR, sequential TCP connects for 2 s`);
   console.log('target: at 1,000 policies at least 0.95 of no policy');
   try {
     step('lab up');
@@ -252,6 +276,8 @@ async function datapathOf(backend: AgentBackend, runs: number): Promise<void> {
       Object.keys(pairs).map((k) => [k, Object.fromEntries(LEVELS.map((l) => [l, { gbps: [], rttUs: [], connPerS: [] } as Samples]))]),
     ) as Record<keyof typeof pairs, Record<Level, Samples>>;
     const shapes = new Map<Level, string>();
+    const agentPids = state.nodes.flatMap((n) => (n.agent ? [n.agent.pid] : []));
+    const agentCpu = new Map<Level, { cpuS: number; wallS: number }>(LEVELS.map((l) => [l, { cpuS: 0, wallS: 0 }]));
     let applied: { level: Level; shape: string } | undefined;
     for (let r = 0; r < runs; r++) {
       // Rotated each run, so that no level always goes first.
@@ -259,14 +285,22 @@ async function datapathOf(backend: AgentBackend, runs: number): Promise<void> {
         step(`${level} policies: apply, then traffic`, { i: r + 1, n: runs });
         applied = { level, shape: await applyLevel(state, manifests, namespace, level, applied) };
         shapes.set(level, applied.shape);
-        for (const [which, pair] of Object.entries(pairs) as [keyof typeof pairs, (typeof pairs)[keyof typeof pairs]][]) {
-          await checkEnforced(state, backend, pair.server, level);
-          const m = await measure(pair.client, pair.server, seconds);
-          const s = samples[which][level];
-          s.gbps.push(m.gbps);
-          s.rttUs.push(m.rttUs);
-          s.connPerS.push(m.connPerS);
+        const entries = Object.entries(pairs) as [keyof typeof pairs, (typeof pairs)[keyof typeof pairs]][];
+        for (const [, pair] of entries) await checkEnforced(state, backend, pair.server, level);
+        const cpuBefore = cpuSeconds(agentPids);
+        const started = performance.now();
+        for (let k = 0; k < REPEATS; k++) {
+          for (const [which, pair] of entries) {
+            const m = await measure(pair.client, pair.server, seconds);
+            const s = samples[which][level];
+            s.gbps.push(m.gbps);
+            s.rttUs.push(m.rttUs);
+            s.connPerS.push(m.connPerS);
+          }
         }
+        const spent = agentCpu.get(level)!;
+        spent.cpuS += cpuSeconds(agentPids) - cpuBefore;
+        spent.wallS += (performance.now() - started) / 1000;
       }
     }
     console.log(['path'.padEnd(14), 'policies'.padStart(8), 'Gbit/s'.padStart(8), 'ratio'.padStart(6), 'RTT us'.padStart(8), 'ratio'.padStart(6), 'conn/s'.padStart(8), 'ratio'.padStart(6), '  rules+elements per node'].join(' '));
@@ -290,6 +324,9 @@ async function datapathOf(backend: AgentBackend, runs: number): Promise<void> {
         recordLevel(which, level, s, base, backend);
       }
     }
+    const cpuLine = LEVELS.map((l) => `${l} policies ${((100 * agentCpu.get(l)!.cpuS) / agentCpu.get(l)!.wallS).toFixed(1)}%`).join(', ');
+    console.log(`the agents' CPU time while traffic was measured, as a share of one core: ${cpuLine}`);
+    benchNote(`${backend} data path: the agents used ${cpuLine} of one core while traffic was measured`);
   } finally {
     await labDown(name, root).catch(() => undefined);
     untrack();
