@@ -225,15 +225,16 @@ async function measure(client: Endpoint, server: Endpoint, seconds: number): Pro
   return { gbps, rttUs, connPerS };
 }
 
-/** CPU seconds (user + system) the processes have used so far, from /proc. */
+/** CPU seconds (user + system) the processes and their finished children (nft, iptables-restore) have used so far, from /proc. */
 function cpuSeconds(pids: readonly number[]): number {
   const ticks = 100; // USER_HZ, 100 on Linux
   let total = 0;
   for (const pid of pids) {
     try {
-      // Fields after the command (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+      // Fields after the command (which may hold spaces): state is the 3rd field; utime, stime,
+      // cutime and cstime the 14th to 17th.
       const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / ticks;
+      total += fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / ticks;
     } catch {
       // A process gone: its time is not counted.
     }
