@@ -10,14 +10,11 @@
  * the kernel drops what does not fit the socket's buffer (counted in `overruns`); logging
  * never holds a packet back.
  */
-import { createNetlink, type NetlinkSocket } from 'netlink/dist/netlink';
+import type { NetlinkSocket } from 'netlink/dist/netlink';
 import type { NetlinkMessage } from 'netlink/dist/structs';
 import { encodeAttr, splitAttrs } from '../netlink/attrs';
-import { NLMSG_ERROR } from '../netlink/constants';
 import { describeErrno } from '../netlink/errors';
-import { inNetns } from '../netns';
-
-const NETLINK_NETFILTER = 12;
+import { netfilterSocket, replyErrno } from '../netlink/netfilter';
 const NFNL_SUBSYS_ULOG = 4;
 const NFULNL_MSG_PACKET = 0;
 const NFULNL_MSG_CONFIG = 1;
@@ -101,8 +98,7 @@ export function parseNflogMessage(msg: Pick<NetlinkMessage, 'type' | 'data'>, re
 export async function openNflog(options: NflogOptions, onPacket: (packet: NflogPacket) => void, onError: (err: Error) => void = () => undefined): Promise<NflogListener> {
   const { group } = options;
   if (!Number.isInteger(group) || group < 0 || group > 0xffff) throw new RangeError(`NFLOG group ${group} is not 0-65535`);
-  const open = () => createNetlink(NETLINK_NETFILTER);
-  const socket: NetlinkSocket = options.netns === undefined ? open() : inNetns(options.netns, open);
+  const socket: NetlinkSocket = netfilterSocket(options.netns);
   let overruns = 0;
   socket.on('error', (err) => {
     if (err.code === 'ENOBUFS') overruns++;
@@ -119,7 +115,7 @@ export async function openNflog(options: NflogOptions, onPacket: (packet: NflogP
     socket.setRecvBufferSize(options.receiveBuffer ?? 1 << 20);
     const [replies] = await socket.request((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG, configMessage(group, options.copyRange ?? 128), { checkError: false, timeout: 5000 });
     for (const reply of replies) {
-      const errno = reply.type === NLMSG_ERROR ? -reply.data.readInt32LE(0) : 0;
+      const errno = replyErrno(reply);
       if (errno !== 0) {
         const { code, description } = describeErrno(errno);
         // The kernel answers EPERM both to a process without CAP_NET_ADMIN and when another socket has the group.

@@ -5,13 +5,10 @@
  * Unchanged since a writer's own commit, it proves that nothing else has been written since:
  * what lets a periodic resync skip reading back a table of hundreds of thousands of elements.
  */
-import { createNetlink } from 'netlink/dist/netlink';
 import { splitAttrs } from '../netlink/attrs';
-import { NLMSG_ERROR } from '../netlink/constants';
 import { describeErrno } from '../netlink/errors';
-import { inNetns } from '../netns';
+import { netfilterSocket, replyErrno } from '../netlink/netfilter';
 
-const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;
 const NFT_MSG_GETGEN = 16;
@@ -24,16 +21,14 @@ export function nextGeneration(generation: number): number {
 
 /** The ruleset generation of the namespace at `netns` (a path), or of this process's own. */
 export async function nftGeneration(netns?: string): Promise<number> {
-  const open = () => createNetlink(NETLINK_NETFILTER);
-  const socket = netns === undefined ? open() : inNetns(netns, open);
+  const socket = netfilterSocket(netns);
   try {
     // nfgenmsg: family AF_UNSPEC, version 0, resource id 0.
     const [replies] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN, Buffer.alloc(4), { checkError: false, timeout: 5000 });
     for (const reply of replies) {
-      if (reply.type === NLMSG_ERROR) {
-        const errno = -reply.data.readInt32LE(0);
-        if (errno !== 0) throw new Error(`nf_tables generation in netns ${netns ?? 'current'}: ${describeErrno(errno).code}`);
-      } else if (reply.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+      const errno = replyErrno(reply);
+      if (errno !== 0) throw new Error(`nf_tables generation in netns ${netns ?? 'current'}: ${describeErrno(errno).code}`);
+      if (reply.type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
         const id = splitAttrs(reply.data.subarray(4)).find(([type]) => type === NFTA_GEN_ID)?.[1];
         if (id && id.length >= 4) return id.readUInt32BE(0);
       }
